@@ -1,0 +1,182 @@
+"""The job decorator and the one enqueue path, to RQ or to an in-process thread.
+
+With ``REDIS_URL`` set, jobs go to the RQ queue and a worker
+(``manage.py rqworker``) executes them. Without it, the embedded default, a
+single daemon thread in the current process executes them in order, so the
+demo needs no service.
+"""
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_JOB_TIMEOUT = 300
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_pending: set[Future] = set()
+_pending_timers: set[str] = set()
+
+
+def job(
+    *, timeout: int = DEFAULT_JOB_TIMEOUT
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a function as a job entry point and log its start, finish or failure.
+
+    The wrapped function takes ids only, never model instances, because RQ
+    pickles the arguments and the rows may change before a worker runs it.
+    """
+
+    def decorator(func: Callable[P, R]) -> Callable[P, R]:
+        name = f"{func.__module__}.{func.__qualname__}"
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            rq_job_id = _current_rq_job_id()
+            started = time.monotonic()
+            logger.info(
+                "alloy.job.started", extra={"job": name, "rq_job_id": rq_job_id}
+            )
+            try:
+                result = func(*args, **kwargs)
+            except Exception:
+                logger.exception(
+                    "alloy.job.failed",
+                    extra={
+                        "job": name,
+                        "rq_job_id": rq_job_id,
+                        "duration_ms": _elapsed_ms(started),
+                    },
+                )
+                raise
+            logger.info(
+                "alloy.job.finished",
+                extra={
+                    "job": name,
+                    "rq_job_id": rq_job_id,
+                    "duration_ms": _elapsed_ms(started),
+                },
+            )
+            return result
+
+        wrapper.job_timeout = timeout  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> str:
+    """Hand a job to RQ, or to the in-process thread when no Redis is configured.
+
+    Call it from ``transaction.on_commit`` so a worker never sees an id whose
+    row is not committed yet. Returns the job id.
+    """
+    job_id = job_id or uuid.uuid4().hex
+    timeout = getattr(func, "job_timeout", DEFAULT_JOB_TIMEOUT)
+    if settings.JOBS_IN_PROCESS:
+        future = _get_executor().submit(_run_in_process, func, args)
+        _pending.add(future)
+        future.add_done_callback(_pending.discard)
+        return job_id
+
+    import django_rq
+
+    queue = django_rq.get_queue("default")
+    queue.enqueue(func, *args, job_id=job_id, job_timeout=timeout)
+    return job_id
+
+
+def enqueue_in(delay_seconds: float, func: Callable[..., Any], *args: Any) -> str:
+    """Schedule a job to start after a delay, without holding a worker meanwhile.
+
+    Under RQ this needs a worker started with ``--with-scheduler``; in-process
+    a timer thread hands the job over when it is due.
+    """
+    job_id = uuid.uuid4().hex
+    timeout = getattr(func, "job_timeout", DEFAULT_JOB_TIMEOUT)
+    if settings.JOBS_IN_PROCESS:
+        _pending_timers.add(job_id)
+
+        def hand_over() -> None:
+            enqueue(func, *args, job_id=job_id)
+            _pending_timers.discard(job_id)
+
+        timer = threading.Timer(delay_seconds, hand_over)
+        timer.daemon = True
+        timer.start()
+        return job_id
+
+    import django_rq
+
+    queue = django_rq.get_queue("default")
+    queue.enqueue_in(
+        timedelta(seconds=delay_seconds),
+        func,
+        *args,
+        job_id=job_id,
+        job_timeout=timeout,
+    )
+    return job_id
+
+
+def wait_for_in_process_jobs(timeout: float = 30.0) -> bool:
+    """Block until the in-process thread has no job left; used by the demo."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pending and not _pending_timers:
+            return True
+        time.sleep(0.05)
+    return not _pending and not _pending_timers
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            logger.warning(
+                "alloy.jobs.in_process",
+                extra={"reason": "REDIS_URL is not set; jobs run in this process"},
+            )
+            _executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="alloy-job"
+            )
+        return _executor
+
+
+def _run_in_process(func: Callable[..., Any], args: tuple) -> None:
+    close_old_connections()
+    try:
+        func(*args)
+    except Exception:  # noqa: S110
+        # The job decorator has logged it with its ids; the thread must go on
+        # to the next job, as an RQ worker would.
+        pass
+    finally:
+        connections.close_all()
+
+
+def _current_rq_job_id() -> str | None:
+    try:
+        from rq import get_current_job
+    except ImportError:  # pragma: no cover - rq is a dependency
+        return None
+    current = get_current_job()
+    return current.id if current else None
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,65 @@
+"""Logging setup: a key=value formatter and a filter that redacts secrets."""
+
+import logging
+import re
+
+# Attributes every LogRecord has; anything else on a record came from `extra`.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+) | {"message", "asctime", "taskName"}
+
+_SECRET_PATTERNS = [
+    # Platform API keys, Shopify access tokens and signing secrets.
+    re.compile(r"\b(ak_live|ak_test|shpat|shpss|whsec)_[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=]{8,}"),
+    re.compile(r"(?i)(x-shopify-access-token['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+]
+_SECRET_KEYS = {"access_token", "token", "secret", "signing_secret", "password"}
+
+
+def redact(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
+        else:
+            text = pattern.sub("[redacted]", text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Replace anything shaped like a credential in a record with ``[redacted]``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                redact(arg) if isinstance(arg, str) else arg for arg in args
+            )
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD_ATTRS:
+                continue
+            if key in _SECRET_KEYS:
+                setattr(record, key, "[redacted]")
+            elif isinstance(value, str):
+                setattr(record, key, redact(value))
+        return True
+
+
+class KeyValueFormatter(logging.Formatter):
+    """Format ``time level logger event key=value ...`` with the `extra` ids."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = [
+            f"{key}={value}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRS
+        ]
+        if extras:
+            line = f"{line} {' '.join(extras)}"
+        return redact(line)

@@ -1,0 +1,300 @@
+"""Run the getting-started integration end to end against the local Shopify sandbox."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from alloy import jobs
+from alloy.server import BackgroundServer
+from connectors.http.receiver import StreamReceiver
+from connectors.shopify.sandbox import ShopifySandbox
+from integrations import services as integration_services
+from workflows.models import Run
+from workflows.tutorial import (
+    BUTTON_CLICKED_SAMPLE,
+    ORDER_REQUESTED_SAMPLE,
+    tutorial_integration_create,
+)
+
+SHOP_DOMAIN = "acme-demo-store.myshopify.com"
+EXPECTED_RUNS = 4
+EXPECTED_STREAM_DELIVERIES = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the tutorial's Shopify integration, send its two custom events, and "
+        "print every run, the sandbox shop's orders and tags, and the stream "
+        "deliveries. Exits 1 if any of it did not happen."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=60.0,
+            help="Seconds to wait for the runs and deliveries (default 60).",
+        )
+
+    def handle(self, *args, timeout: float, verbosity: int, **options):
+        if verbosity < 2:
+            # The report below tells the story; -v 2 shows every log line too.
+            logging.getLogger().setLevel(logging.WARNING)
+        self.timeout = timeout
+        self.verbosity = verbosity
+        self.failures: list[str] = []
+        call_command("migrate", verbosity=0, interactive=False)
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        mode = "in-process jobs" if settings.JOBS_IN_PROCESS else "RQ worker"
+        self._heading(f"Alloy demo ({database}, {mode})")
+
+        sandbox = ShopifySandbox(client_secret=settings.SHOPIFY_CLIENT_SECRET).start()
+        server = BackgroundServer().start()
+        settings.SHOPIFY_API_URL = sandbox.url
+        settings.PUBLIC_BASE_URL = server.url
+        token = sandbox.add_shop(SHOP_DOMAIN)
+        self._say(f"Shopify sandbox   {sandbox.url} (shop {SHOP_DOMAIN})")
+        self._say(f"Alloy server      {server.url}")
+
+        worker = (
+            None if settings.JOBS_IN_PROCESS else self._start_worker(sandbox, server)
+        )
+        try:
+            self._run(sandbox, server, token)
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=10)
+            server.stop()
+            sandbox.stop()
+        if self.failures:
+            self._heading("FAILED")
+            for failure in self.failures:
+                self.stdout.write(self.style.ERROR(f"  - {failure}"))
+            raise CommandError(f"{len(self.failures)} check(s) failed.", returncode=1)
+        self._heading("All checks passed")
+
+    def _run(
+        self, sandbox: ShopifySandbox, server: BackgroundServer, token: str
+    ) -> None:
+        suffix = uuid.uuid4().hex[:6]
+        workspace, signing_secret = integration_services.workspace_create(
+            name="Acme Co", slug=f"acme-co-{suffix}"
+        )
+        _, api_key = integration_services.api_key_create(
+            workspace=workspace, name="demo"
+        )
+        receiver = StreamReceiver(signing_secret).start()
+        self._say(f"Acme Co's server  {receiver.url} (stream receiver)")
+
+        end_user = integration_services.end_user_create(
+            workspace=workspace,
+            external_id="merchant-42",
+            name="Jane's Widgets",
+            email="owner@janes-widgets.example",
+        )
+        connection = integration_services.connection_create(
+            end_user=end_user,
+            app="shopify",
+            account_id=SHOP_DOMAIN,
+            credentials={"access_token": token},
+        )
+        integration = tutorial_integration_create(
+            workspace=workspace, stream_base_url=receiver.url
+        )
+        integration_services.installation_create(
+            end_user=end_user, integration=integration, connection=connection
+        )
+        self._heading("Set-up")
+        self._say(
+            f"workspace {workspace.slug}, API key {api_key[:12]}..., "
+            "end user merchant-42"
+        )
+        for workflow in integration.workflows.select_related("published_version"):
+            self._say(
+                f"  published v{workflow.published_version.number}: {workflow.name}"
+            )
+        shop = sandbox.shop(SHOP_DOMAIN)
+        topics = sorted(s["topic"] for s in shop.webhook_subscriptions)
+        self._say(f"  webhook subscriptions in the shop: {', '.join(topics)}")
+
+        self._heading("Events from Acme Co's app")
+        self._send(server, api_key, "order_requested", ORDER_REQUESTED_SAMPLE)
+        self._wait_for_runs(workspace, 1, "the order run")
+        self._send(server, api_key, "customer_button_clicked", BUTTON_CLICKED_SAMPLE)
+
+        self._wait_for_runs(workspace, EXPECTED_RUNS, "all four runs")
+        if not receiver.wait_for(EXPECTED_STREAM_DELIVERIES, timeout=self.timeout):
+            self.failures.append(
+                f"expected {EXPECTED_STREAM_DELIVERIES} stream deliveries, "
+                f"received {len(receiver.accepted)}"
+            )
+        if settings.JOBS_IN_PROCESS:
+            jobs.wait_for_in_process_jobs(timeout=self.timeout)
+        self._report_shop(sandbox)
+        self._report_runs(workspace)
+        self._report_deliveries(receiver)
+        receiver.stop()
+
+    def _send(
+        self, server: BackgroundServer, api_key: str, name: str, data: dict
+    ) -> None:
+        response = requests.post(
+            f"{server.url}/api/v1/events",
+            json={"event": name, "user": "merchant-42", "data": data},
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=10,
+        )
+        self._say(
+            f"POST /api/v1/events {name} -> {response.status_code} {response.text}"
+        )
+        if response.status_code != 202:
+            self.failures.append(f"{name} was answered {response.status_code}")
+
+    def _wait_for_runs(self, workspace, count: int, what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            finished = Run.objects.filter(
+                workspace=workspace,
+                status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED],
+            ).count()
+            if finished >= count:
+                return
+            time.sleep(0.1)
+        self.failures.append(f"timed out waiting for {what}")
+
+    def _report_shop(self, sandbox: ShopifySandbox) -> None:
+        shop = sandbox.shop(SHOP_DOMAIN)
+        self._heading("In the Shopify sandbox")
+        if not shop.orders:
+            self.failures.append("the sandbox shop has no order")
+        for order in shop.orders:
+            items = ", ".join(
+                f"{i['quantity']} x {i['title']} @ {i['price']}"
+                for i in order["line_items"]
+            )
+            self._say(
+                f"order {order['name']} id={order['id']} {order['email']} "
+                f"total {order['total_price']} {order['currency']}: {items}"
+            )
+        tagged = [c for c in shop.customers if "acme-upgrade-clicked" in _tags(c)]
+        if not tagged:
+            self.failures.append("no customer carries the tag acme-upgrade-clicked")
+        for customer in shop.customers:
+            self._say(
+                f"customer id={customer['id']} {customer['email']} "
+                f"tags: {_tags(customer)}"
+            )
+        for delivery in shop.deliveries:
+            statuses = [
+                a.get("status_code") or a.get("error") for a in delivery.attempts
+            ]
+            self._say(
+                f"webhook {delivery.topic} {delivery.webhook_id} -> "
+                f"{'delivered' if delivery.delivered else 'NOT delivered'} {statuses}"
+            )
+            if not delivery.delivered:
+                self.failures.append(f"webhook {delivery.topic} was not delivered")
+
+    def _report_runs(self, workspace) -> None:
+        self._heading("Runs")
+        runs = (
+            Run.objects.filter(workspace=workspace)
+            .select_related("workflow", "version", "event")
+            .prefetch_related("steps", "stream_deliveries")
+            .order_by("pk")
+        )
+        if runs.count() != EXPECTED_RUNS:
+            self.failures.append(f"expected {EXPECTED_RUNS} runs, found {runs.count()}")
+        for run in runs:
+            self._say(
+                f"run #{run.pk} {run.workflow.name} v{run.version.number} "
+                f"[{run.event.name}] -> {run.status}"
+            )
+            if run.status != Run.Status.SUCCEEDED:
+                self.failures.append(f"run #{run.pk} {run.status}: {run.error}")
+            for step in run.steps.all():
+                detail = json.dumps(step.error if step.error else step.output)
+                self._say(
+                    f"    step {step.position} {step.key}: {step.status} "
+                    f"({step.duration_ms} ms) {_shorten(detail)}"
+                )
+            for delivery in run.stream_deliveries.all():
+                self._say(
+                    f"    stream delivery {delivery.delivery_id} attempt "
+                    f"{delivery.attempt} -> HTTP {delivery.status_code}"
+                )
+
+    def _report_deliveries(self, receiver: StreamReceiver) -> None:
+        self._heading("Received by Acme Co's server")
+        for delivery in receiver.deliveries:
+            body = delivery.json()
+            verdict = (
+                "signature valid" if delivery.signature_valid else "SIGNATURE INVALID"
+            )
+            self._say(
+                f"POST {delivery.path} delivery {delivery.delivery_id}: {verdict}; "
+                f"run #{body['run']['id']} {body['workflow']['name']} "
+                f"event {body['event']['name']} with {len(body['steps'])} step(s)"
+            )
+            if not delivery.signature_valid:
+                self.failures.append(
+                    f"delivery {delivery.delivery_id} has a bad signature"
+                )
+        paths = sorted(d.path for d in receiver.accepted)
+        if paths != ["/alloy/customers", "/alloy/orders"]:
+            self.failures.append(
+                f"expected deliveries to orders and customers, got {paths}"
+            )
+
+    def _start_worker(self, sandbox: ShopifySandbox, server: BackgroundServer):
+        env = {
+            **os.environ,
+            "SHOPIFY_API_URL": sandbox.url,
+            "PUBLIC_BASE_URL": server.url,
+        }
+        if self.verbosity < 2:
+            env.setdefault("LOG_LEVEL", "WARNING")
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        self._say(
+            "RQ worker         manage.py rqworker --with-scheduler (SimpleWorker)"
+        )
+        return subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                str(manage),
+                "rqworker",
+                "default",
+                "--with-scheduler",
+                f"--verbosity={self.verbosity}",
+            ],
+            env=env,
+        )
+
+    def _heading(self, text: str) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(text))
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(f"  {text}")
+
+
+def _tags(resource: dict) -> list[str]:
+    tags = resource.get("tags") or ""
+    if isinstance(tags, list):
+        return tags
+    return [tag.strip() for tag in tags.split(",") if tag.strip()]
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

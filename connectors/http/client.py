@@ -1,0 +1,68 @@
+"""Outgoing JSON POSTs, signed, with failures classified for retry."""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from connectors.http import signing
+
+logger = logging.getLogger(__name__)
+
+# Bytes of a response body kept on the delivery record.
+RESPONSE_EXCERPT_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status_code: int | None
+    response_body: str
+    error: str
+    duration_ms: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def retryable(self) -> bool:
+        if self.status_code is None:
+            return True
+        return self.status_code == 429 or self.status_code >= 500
+
+
+def post_signed_json(
+    url: str,
+    payload: Any,
+    *,
+    secret: str,
+    delivery_id: str,
+    timeout: float,
+) -> PostResult:
+    """POST ``payload`` as JSON with the signature headers; never raises on failure.
+
+    Redirects are not followed, because a redirect could send signed data to a
+    host the author never configured.
+    """
+    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    headers = signing.signed_headers(secret, delivery_id=delivery_id, body=body)
+    headers["User-Agent"] = "Alloy-Delivery/1"
+    started = time.monotonic()
+    try:
+        response = requests.post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+        )
+    except requests.Timeout:
+        return PostResult(None, "", f"timed out after {timeout:g}s", _ms(started))
+    except requests.RequestException as exc:
+        return PostResult(None, "", f"connection failed: {exc}", _ms(started))
+    excerpt = response.content[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
+    error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    return PostResult(response.status_code, excerpt, error, _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,415 @@
+"""Local HTTP server that speaks the parts of Shopify's Admin API the platform uses.
+
+Real shops are addressed as ``https://{shop}.myshopify.com``. Sandbox clients connect
+to ``http://127.0.0.1:PORT`` instead and name the shop in the ``Host`` header. Routes:
+
+- ``POST /admin/api/{version}/graphql.json``: the Admin GraphQL API, authenticated by
+  ``X-Shopify-Access-Token`` and throttled by a leaky bucket per shop.
+- ``POST /_sandbox/shops``: create a shop from ``{"domain", "access_token"?,
+  "currency"?, "utc_offset"?}``, answered with 201 ``{"domain", "access_token"}``.
+- ``GET /_sandbox/shops``: list the shop domains.
+- ``GET /_sandbox/shops/{domain}``: a shop's orders, customers, webhook subscriptions
+  and deliveries, with delivery bodies as text.
+
+The ``/_sandbox`` routes exist only in the sandbox and need no token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from connectors.shopify.sandbox.cost import LeakyBucket
+from connectors.shopify.sandbox.execution import GraphQLExecutor
+from connectors.shopify.sandbox.resolvers import load_schema
+from connectors.shopify.sandbox.state import (
+    DOMAIN_PATTERN,
+    IdSequence,
+    ShopState,
+    parse_utc_offset,
+)
+from connectors.shopify.sandbox.webhooks import WebhookDispatcher
+
+logger = logging.getLogger(__name__)
+
+GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
+API_VERSION_PATTERN = re.compile(r"^(?:[0-9]{4}-(?:0[1-9]|1[0-2])|unstable)$")
+SHOP_PATH = re.compile(r"^/_sandbox/shops/(?P<domain>[^/]+)$")
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+NOT_FOUND = {"errors": "Not Found"}
+INVALID_TOKEN = {
+    "errors": (
+        "[API] Invalid API key or access token (unrecognized login or wrong password)"
+    )
+}
+INVALID_QUERY = {"errors": {"query": "Required parameter missing or invalid"}}
+
+
+class ShopifySandbox:
+    """A local Shopify: shops, the Admin GraphQL API and outgoing webhooks.
+
+    ``webhook_retry_delays`` are the seconds between a failed delivery attempt and the
+    next. Shopify retries 8 times over 4 hours, and the default compresses that to
+    about 4 minutes. ``bucket_size`` and ``restore_rate`` set each shop's cost bucket
+    in points and points per second. ``max_query_cost`` is the largest cost one query
+    may request.
+    """
+
+    def __init__(
+        self,
+        client_secret: str,
+        api_version: str = "2026-07",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        webhook_retry_delays: Sequence[float] = (1, 2, 4, 8, 16, 32, 64, 128),
+        bucket_size: float = 2000.0,
+        restore_rate: float = 100.0,
+        max_query_cost: float = 1000.0,
+    ) -> None:
+        if not client_secret:
+            raise ValueError("client_secret must not be empty, it signs every webhook")
+        if not API_VERSION_PATTERN.match(api_version):
+            raise ValueError(f"invalid API version {api_version!r}, expected YYYY-MM")
+        self.client_secret = client_secret
+        self.api_version = api_version
+        self.host = host
+        self.port = port
+        self.bucket_size = bucket_size
+        self.restore_rate = restore_rate
+        self.lock = threading.Condition(threading.RLock())
+        self._shops: dict[str, ShopState] = {}
+        self._ids = IdSequence()
+        self.schema = load_schema()
+        self._dispatcher = WebhookDispatcher(
+            self.lock, client_secret, api_version, webhook_retry_delays
+        )
+        self._executor = GraphQLExecutor(
+            self.schema, self._ids, self.lock, self._dispatcher.dispatch, max_query_cost
+        )
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def start(self) -> ShopifySandbox:
+        """Start serving in a daemon thread and return self."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        server = _SandboxHTTPServer((self.host, self.port), _SandboxRequestHandler)
+        server.sandbox = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="shopify-sandbox-http",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("shopify_sandbox.server.started", extra={"url": self.url})
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and cancel pending webhook retries."""
+        server = self._server
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._dispatcher.stop()
+        self._server = None
+        self._thread = None
+        logger.info("shopify_sandbox.server.stopped", extra={"url": self.url})
+
+    def __enter__(self) -> ShopifySandbox:
+        return self.start()
+
+    def __exit__(self, *_exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # Shops
+
+    def add_shop(
+        self,
+        domain: str,
+        access_token: str | None = None,
+        currency: str = "USD",
+        utc_offset: str = "-05:00",
+    ) -> str:
+        """Create a shop and return its access token, generated when not given.
+
+        Raises:
+            ValueError: the domain is invalid or taken, or the currency, offset or
+                token is invalid.
+        """
+        domain = domain.strip().lower()
+        if not DOMAIN_PATTERN.match(domain):
+            raise ValueError(
+                f"invalid shop domain {domain!r}, expected acme.myshopify.com"
+            )
+        if currency not in self.schema.type_map["CurrencyCode"].values:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"invalid currency {currency!r}, expected an ISO 4217 code"
+            )
+        parse_utc_offset(utc_offset)
+        if access_token is None:
+            access_token = "shpat_" + secrets.token_hex(16)
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise ValueError("access_token must be a non-empty string")
+        with self.lock:
+            if domain in self._shops:
+                raise ValueError(f"shop {domain!r} already exists")
+            self._shops[domain] = ShopState(
+                domain=domain,
+                access_token=access_token,
+                currency=currency,
+                utc_offset=utc_offset,
+                shop_id=self._ids.next_id(),
+                bucket=LeakyBucket(self.bucket_size, self.restore_rate),
+            )
+        logger.info("shopify_sandbox.shop.added", extra={"shop_domain": domain})
+        return access_token
+
+    def shop(self, domain: str) -> ShopState:
+        """Return a shop's state. Hold ``lock`` while reading lists that may change.
+
+        Raises:
+            KeyError: no shop has this domain.
+        """
+        with self.lock:
+            return self._shops[domain.strip().lower()]
+
+    def find_shop(self, domain: str) -> ShopState | None:
+        with self.lock:
+            return self._shops.get(domain.strip().lower())
+
+    def shop_domains(self) -> list[str]:
+        with self.lock:
+            return sorted(self._shops)
+
+    def wait_for_deliveries(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` deliveries in all shops have succeeded or given up.
+
+        Returns False if ``timeout`` seconds passed first.
+        """
+
+        def finished_count() -> int:
+            return sum(
+                1
+                for shop in self._shops.values()
+                for delivery in shop.deliveries
+                if delivery.finished
+            )
+
+        with self.lock:
+            return self.lock.wait_for(lambda: finished_count() >= count, timeout)
+
+    # Request handling, called from handler threads
+
+    def handle_graphql(
+        self, shop: ShopState, payload: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Return the status and body of a GraphQL request with a parsed JSON body."""
+        query = payload.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return 400, INVALID_QUERY
+        variables = payload.get("variables")
+        if isinstance(variables, str):
+            # Some clients send the variables as a JSON string, which Shopify accepts.
+            try:
+                variables = json.loads(variables) if variables.strip() else None
+            except json.JSONDecodeError:
+                return 400, {
+                    "errors": {"variables": "Required parameter missing or invalid"}
+                }
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            return 400, {
+                "errors": {"variables": "Required parameter missing or invalid"}
+            }
+        operation_name = payload.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return 400, {
+                "errors": {"operationName": "Required parameter missing or invalid"}
+            }
+        return 200, self._executor.run(shop, query, variables, operation_name or None)
+
+
+class _SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    sandbox: ShopifySandbox
+
+
+class _SandboxRequestHandler(BaseHTTPRequestHandler):
+    server: _SandboxHTTPServer
+    server_version = "ShopifySandbox/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The base class writes every request to stderr, and a debug log is enough.
+        logger.debug("shopify_sandbox.http.request", extra={"line": format % args})
+
+    @property
+    def sandbox(self) -> ShopifySandbox:
+        return self.server.sandbox
+
+    def do_GET(self) -> None:
+        self._guarded(self._route_get)
+
+    def do_POST(self) -> None:
+        self._guarded(self._route_post)
+
+    def _guarded(self, route: Callable[[], None]) -> None:
+        """Run a route, and answer 500 if it raises, so no connection is dropped."""
+        try:
+            route()
+        except Exception:
+            logger.exception(
+                "shopify_sandbox.http.failed",
+                extra={"method": self.command, "path": self.path},
+            )
+            self._send_json(500, {"errors": "Internal Server Error"})
+
+    def _route_get(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/_sandbox/shops":
+            self._send_json(200, {"domains": self.sandbox.shop_domains()})
+            return
+        match = SHOP_PATH.match(path)
+        if match is None:
+            status = 405 if GRAPHQL_PATH.match(path) else 404
+            self._send_json(
+                status, NOT_FOUND if status == 404 else {"errors": "Method Not Allowed"}
+            )
+            return
+        with self.sandbox.lock:
+            shop = self.sandbox.find_shop(unquote(match["domain"]))
+            body = shop.to_json() if shop is not None else None
+            encoded = json.dumps(body).encode("utf-8") if body is not None else None
+        if encoded is None:
+            self._send_json(404, NOT_FOUND)
+            return
+        self._send_bytes(200, encoded)
+
+    def _route_post(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/_sandbox/shops":
+            self._create_shop()
+            return
+        match = GRAPHQL_PATH.match(path)
+        if match is None or not API_VERSION_PATTERN.match(match["version"]):
+            self._send_json(404, NOT_FOUND)
+            return
+        shop = self.sandbox.find_shop(self._host_domain())
+        if shop is None:
+            self._send_json(404, NOT_FOUND)
+            return
+        token = self.headers.get("X-Shopify-Access-Token") or ""
+        if not hmac.compare_digest(
+            token.encode("utf-8"), shop.access_token.encode("utf-8")
+        ):
+            logger.warning(
+                "shopify_sandbox.request.unauthorized",
+                extra={"shop_domain": shop.domain, "token_present": bool(token)},
+            )
+            self._send_json(401, INVALID_TOKEN)
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        payload = self._graphql_payload(body)
+        if payload is None:
+            self._send_json(400, INVALID_QUERY)
+            return
+        status, response = self.sandbox.handle_graphql(shop, payload)
+        self._send_json(status, response)
+
+    def _host_domain(self) -> str:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.startswith("["):
+            return host.split("]", 1)[0] + "]"
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    def _graphql_payload(self, body: bytes) -> dict[str, Any] | None:
+        """Return the request as ``{"query", ...}``, or None if it cannot be read."""
+        content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0]
+        content_type = content_type.strip().lower()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if content_type == "application/graphql":
+            return {"query": text}
+        if content_type != "application/json":
+            return None
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    def _create_shop(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        try:
+            payload = json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("domain"), str):
+            self._send_json(422, {"errors": "domain is required"})
+            return
+        try:
+            token = self.sandbox.add_shop(
+                payload["domain"],
+                access_token=payload.get("access_token"),
+                currency=payload.get("currency") or "USD",
+                utc_offset=payload.get("utc_offset") or "-05:00",
+            )
+        except ValueError as error:
+            status = 409 if "already exists" in str(error) else 422
+            self._send_json(status, {"errors": str(error)})
+            return
+        domain = payload["domain"].strip().lower()
+        self._send_json(201, {"domain": domain, "access_token": token})
+
+    def _read_body(self) -> bytes | None:
+        """Read the request body, or answer the request and return None if it is bad."""
+        length_header = self.headers.get("Content-Length")
+        try:
+            length = int(length_header) if length_header is not None else 0
+        except ValueError:
+            self._send_json(400, {"errors": "Content-Length is not a number"})
+            return None
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._send_json(413, {"errors": "Request body is too large"})
+            return None
+        return self.rfile.read(length)
+
+    def _send_json(self, status: int, body: Any) -> None:
+        self._send_bytes(status, json.dumps(body).encode("utf-8"))
+
+    def _send_bytes(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-Id", secrets.token_hex(16))
+        self.send_header("X-Shopify-API-Version", self.sandbox.api_version)
+        self.end_headers()
+        self.wfile.write(body)

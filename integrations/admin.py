@@ -1,0 +1,75 @@
+"""Admin for workspaces, API keys, integrations, end users, connections, installations.
+
+Credentials, signing secrets and key hashes are never shown.
+"""
+
+from django.contrib import admin
+
+from integrations.models import (
+    ApiKey,
+    Connection,
+    EndUser,
+    Installation,
+    Integration,
+    Workspace,
+)
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    exclude = ["signing_secret"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "workspace", "last_used_at", "revoked_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name", "prefix"]
+    exclude = ["key_hash"]
+    readonly_fields = ["prefix", "last_used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        # A key is shown once at creation, which the builder and API do.
+        return False
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "app", "workspace", "created_at"]
+    list_filter = ["app", "workspace"]
+    search_fields = ["name"]
+
+
+@admin.register(EndUser)
+class EndUserAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "email", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["external_id", "name", "email"]
+
+
+@admin.action(description="Disable selected connections")
+def disable_connections(modeladmin, request, queryset) -> None:
+    from integrations.services import connection_disable
+
+    for connection in queryset:
+        connection_disable(connection=connection)
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "app", "end_user", "status", "created_at"]
+    list_filter = ["app", "status"]
+    search_fields = ["account_id", "end_user__external_id"]
+    exclude = ["credentials"]
+    readonly_fields = ["end_user", "app", "account_id"]
+    actions = [disable_connections]
+
+
+@admin.register(Installation)
+class InstallationAdmin(admin.ModelAdmin):
+    list_display = ["integration", "end_user", "connection", "created_at"]
+    list_filter = ["integration"]
+    search_fields = ["end_user__external_id"]

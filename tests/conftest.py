@@ -1,0 +1,88 @@
+"""Shared fixtures: real Redis and RQ worker, the Shopify sandbox, a stream receiver."""
+
+import django_rq
+import pytest
+from rq.worker import SimpleWorker
+
+from connectors.http.receiver import StreamReceiver
+from connectors.shopify.sandbox import ShopifySandbox
+from integrations import services as integration_services
+
+SHOP_DOMAIN = "test-store.myshopify.com"
+
+
+@pytest.fixture(autouse=True)
+def redis_flushed():
+    """Empty the test Redis database before each test."""
+    connection = django_rq.get_connection("default")
+    connection.flushdb()
+    yield connection
+
+
+@pytest.fixture
+def rq_worker():
+    """Return a callable that drains the queue with a burst-mode RQ worker."""
+    queue = django_rq.get_queue("default")
+
+    def work() -> int:
+        worker = SimpleWorker([queue], connection=queue.connection)
+        worker.work(burst=True, logging_level="WARNING")
+        return worker.successful_job_count
+
+    return work
+
+
+@pytest.fixture
+def sandbox(settings):
+    server = ShopifySandbox(
+        client_secret=settings.SHOPIFY_CLIENT_SECRET,
+        webhook_retry_delays=(0.2, 0.4),
+    ).start()
+    settings.SHOPIFY_API_URL = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shop_token(sandbox) -> str:
+    return sandbox.add_shop(SHOP_DOMAIN)
+
+
+@pytest.fixture
+def workspace_and_secret(db):
+    return integration_services.workspace_create(name="Acme Co", slug="acme-co")
+
+
+@pytest.fixture
+def workspace(workspace_and_secret):
+    return workspace_and_secret[0]
+
+
+@pytest.fixture
+def api_key(workspace) -> str:
+    _, token = integration_services.api_key_create(workspace=workspace, name="tests")
+    return token
+
+
+@pytest.fixture
+def receiver(workspace_and_secret):
+    server = StreamReceiver(workspace_and_secret[1]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def end_user(workspace):
+    return integration_services.end_user_create(
+        workspace=workspace, external_id="merchant-1", name="Merchant One"
+    )
+
+
+@pytest.fixture
+def connection(end_user, shop_token):
+    return integration_services.connection_create(
+        end_user=end_user,
+        app="shopify",
+        account_id=SHOP_DOMAIN,
+        credentials={"access_token": shop_token},
+    )

@@ -1,0 +1,316 @@
+"""Draft editing, release validation, publish, new version and rollback."""
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
+
+from integrations import services as integration_services
+from workflows.exceptions import (
+    ReleasedVersionError,
+    ReleaseValidationError,
+    VersionStateError,
+)
+from workflows.models import Block, FieldMapping, Publication, WorkflowVersion
+from workflows.services import versions
+from workflows.tutorial import ORDER_REQUESTED_SCHEMA
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def integration(workspace):
+    return integration_services.integration_create(
+        workspace=workspace, name="Shopify", app="shopify"
+    )
+
+
+@pytest.fixture
+def workflow(integration):
+    return versions.workflow_create(
+        integration=integration,
+        name="Create order",
+        trigger_connector="custom",
+        trigger_operation="custom_event",
+        trigger_config={
+            "event_name": "order_requested",
+            "schema": ORDER_REQUESTED_SCHEMA,
+        },
+    )
+
+
+def add_order_action(version, mappings=None):
+    block = versions.action_add(
+        version=version,
+        key="create_order",
+        connector="shopify",
+        operation="create_order",
+    )
+    for target, kind, value in mappings or [
+        ("email", "expression", "event.email"),
+        (
+            "line_items",
+            "expression",
+            "event.line_items[*].{title: title, quantity: quantity, price: price}",
+        ),
+    ]:
+        versions.mapping_set(block=block, target=target, kind=kind, value=value)
+    return block
+
+
+def release_first(workflow):
+    draft = workflow.versions.get()
+    add_order_action(draft)
+    return versions.version_release(version=draft, released_by="author@acme.test")
+
+
+def problem_messages(excinfo):
+    return [f"{p['path']}: {p['message']}" for p in excinfo.value.fields]
+
+
+def test_release_freezes_draft(workflow):
+    released = release_first(workflow)
+    assert released.status == WorkflowVersion.Status.RELEASED
+    assert released.released_at is not None
+    assert released.released_by == "author@acme.test"
+
+
+def test_release_rejects_unmapped_required_input(workflow):
+    draft = workflow.versions.get()
+    add_order_action(draft, [("email", "expression", "event.email")])
+    with pytest.raises(ReleaseValidationError) as excinfo:
+        versions.version_release(version=draft)
+    assert problem_messages(excinfo) == [
+        "blocks.create_order.inputs.line_items: "
+        "The required input 'line_items' is not mapped."
+    ]
+
+
+def test_release_rejects_unknown_trigger_field(workflow):
+    draft = workflow.versions.get()
+    add_order_action(
+        draft,
+        [
+            ("email", "expression", "event.emial"),
+            (
+                "line_items",
+                "expression",
+                "event.line_items[*].{title: titel, quantity: quantity}",
+            ),
+        ],
+    )
+    with pytest.raises(ReleaseValidationError) as excinfo:
+        versions.version_release(version=draft)
+    messages = problem_messages(excinfo)
+    assert len(messages) == 2
+    assert "'event.emial'" in messages[0]
+    assert "'event.line_items[].titel'" in messages[1]
+
+
+def test_release_rejects_unknown_step_reference(workflow):
+    draft = workflow.versions.get()
+    block = add_order_action(draft)
+    versions.mapping_set(
+        block=block, target="note", kind="template", value="{{ steps.nope.id }}"
+    )
+    with pytest.raises(ReleaseValidationError) as excinfo:
+        versions.version_release(version=draft)
+    assert "'steps.nope'" in problem_messages(excinfo)[0]
+
+
+def test_release_rejects_unparsable_stored_expression(workflow):
+    draft = workflow.versions.get()
+    block = add_order_action(draft)
+    # Written past mapping_set, which would have rejected it.
+    FieldMapping.objects.filter(block=block, target="email").update(value="event.[")
+    with pytest.raises(ReleaseValidationError) as excinfo:
+        versions.version_release(version=draft)
+    assert "does not parse" in problem_messages(excinfo)[0]
+
+
+def test_mapping_set_rejects_bad_expression(workflow):
+    block = add_order_action(workflow.versions.get())
+    with pytest.raises(Exception, match="does not parse"):
+        versions.mapping_set(
+            block=block, target="note", kind="expression", value="event.["
+        )
+
+
+def test_publish_requires_release(workflow):
+    with pytest.raises(VersionStateError):
+        versions.version_publish(version=workflow.versions.get())
+
+
+def test_publish_sets_live_version(workflow):
+    released = release_first(workflow)
+    versions.version_publish(version=released, published_by="author")
+    workflow.refresh_from_db()
+    assert workflow.published_version_id == released.pk
+    assert Publication.objects.filter(workflow=workflow, version=released).count() == 1
+
+
+def test_new_version_copies_latest(workflow):
+    released = release_first(workflow)
+    draft = versions.version_create_next(workflow=workflow)
+    assert draft.number == 2
+    assert draft.status == WorkflowVersion.Status.DRAFT
+    copied = [(b.key, b.connector, b.operation, b.config) for b in draft.blocks.all()]
+    original = [
+        (b.key, b.connector, b.operation, b.config) for b in released.blocks.all()
+    ]
+    assert copied == original
+    assert FieldMapping.objects.filter(block__version=draft).count() == 2
+
+
+def test_new_version_rejects_second_draft(workflow):
+    with pytest.raises(VersionStateError):
+        versions.version_create_next(workflow=workflow)
+
+
+def test_rollback_publishes_older_release(workflow):
+    first = release_first(workflow)
+    versions.version_publish(version=first)
+    second = versions.version_create_next(workflow=workflow)
+    versions.version_release(version=second)
+    versions.version_publish(version=second)
+    versions.version_rollback(workflow=workflow, version=first, published_by="author")
+    workflow.refresh_from_db()
+    assert workflow.published_version_id == first.pk
+    latest = (
+        Publication.objects.filter(workflow=workflow)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    assert latest.previous_version_id == second.pk
+
+
+def test_rollback_rejects_newer_version(workflow):
+    first = release_first(workflow)
+    versions.version_publish(version=first)
+    with pytest.raises(VersionStateError):
+        versions.version_rollback(workflow=workflow, version=first)
+
+
+class TestReleasedVersionIsFrozen:
+    @pytest.fixture
+    def released(self, workflow):
+        return release_first(workflow)
+
+    def test_service_trigger_set_rejected(self, released):
+        with pytest.raises(ReleasedVersionError):
+            versions.trigger_set(
+                version=released,
+                connector="custom",
+                operation="custom_event",
+                config={"event_name": "other", "schema": {"type": "object"}},
+            )
+
+    def test_service_action_add_rejected(self, released):
+        with pytest.raises(ReleasedVersionError):
+            versions.action_add(
+                version=released,
+                key="again",
+                connector="shopify",
+                operation="create_order",
+            )
+
+    def test_service_action_remove_rejected(self, released):
+        with pytest.raises(ReleasedVersionError):
+            versions.action_remove(block=released.blocks.get(key="create_order"))
+
+    def test_service_mapping_set_rejected(self, released):
+        block = released.blocks.get(key="create_order")
+        with pytest.raises(ReleasedVersionError):
+            versions.mapping_set(block=block, target="note", kind="literal", value="x")
+
+    def test_service_mapping_remove_rejected(self, released):
+        block = released.blocks.get(key="create_order")
+        with pytest.raises(ReleasedVersionError):
+            versions.mapping_remove(block=block, target="email")
+
+    def test_service_release_again_rejected(self, released):
+        with pytest.raises(ReleasedVersionError):
+            versions.version_release(version=released)
+
+    def test_model_version_save_rejected(self, released):
+        released.released_by = "someone else"
+        with pytest.raises(ReleasedVersionError):
+            released.save()
+
+    def test_model_version_delete_rejected(self, released):
+        with pytest.raises(ReleasedVersionError):
+            released.delete()
+
+    def test_model_block_save_rejected(self, released):
+        block = released.blocks.get(key="create_order")
+        block.operation = "create_customer"
+        with pytest.raises(ReleasedVersionError):
+            block.save()
+
+    def test_model_mapping_save_rejected(self, released):
+        item = FieldMapping.objects.get(block__version=released, target="email")
+        item.value = "event.phone"
+        with pytest.raises(ReleasedVersionError):
+            item.save()
+
+    def test_model_new_mapping_rejected(self, released):
+        block = released.blocks.get(key="create_order")
+        with pytest.raises(ReleasedVersionError):
+            FieldMapping.objects.create(
+                block=block, target="note", kind="literal", value="x"
+            )
+
+    def test_queryset_version_update_rejected(self, released):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            WorkflowVersion.objects.filter(pk=released.pk).update(status="draft")
+
+    def test_queryset_block_update_rejected(self, released):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Block.objects.filter(version=released).update(config={"event_name": "x"})
+
+    def test_queryset_mapping_update_rejected(self, released):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            FieldMapping.objects.filter(block__version=released).update(
+                value="event.phone"
+            )
+
+    def test_bulk_create_mapping_rejected(self, released):
+        block = released.blocks.get(key="create_order")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            FieldMapping.objects.bulk_create(
+                [FieldMapping(block=block, target="note", kind="literal", value="x")]
+            )
+
+    def test_raw_sql_delete_rejected(self, released):
+        with (
+            pytest.raises(IntegrityError),
+            transaction.atomic(),
+            db_connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "DELETE FROM workflows_fieldmapping WHERE block_id IN "
+                "(SELECT id FROM workflows_block WHERE version_id = %s)",
+                [released.pk],
+            )
+
+    def test_admin_change_forbidden(self, released, admin_client):
+        url = f"/admin/workflows/workflowversion/{released.pk}/change/"
+        response = admin_client.post(url, {"released_by": "hacker"})
+        released.refresh_from_db()
+        assert response.status_code == 403
+        assert released.released_by == "author@acme.test"
+
+    def test_admin_block_change_forbidden(self, released, admin_client):
+        block = released.blocks.get(key="create_order")
+        response = admin_client.post(
+            f"/admin/workflows/block/{block.pk}/change/",
+            {"operation": "create_customer"},
+        )
+        assert response.status_code == 403
+
+    def test_admin_mapping_delete_forbidden(self, released, admin_client):
+        item = FieldMapping.objects.get(block__version=released, target="email")
+        response = admin_client.post(
+            f"/admin/workflows/fieldmapping/{item.pk}/delete/", {"post": "yes"}
+        )
+        assert response.status_code == 403
+        assert FieldMapping.objects.filter(pk=item.pk).exists()

@@ -1,0 +1,146 @@
+"""Admin for workflows, versions, events and runs; released versions are read-only."""
+
+from django.contrib import admin
+
+from workflows.models import (
+    Block,
+    Event,
+    FieldMapping,
+    Publication,
+    Run,
+    RunStep,
+    StreamDelivery,
+    Workflow,
+    WorkflowVersion,
+)
+
+
+class FrozenWhenReleasedMixin:
+    """No change or delete of an object whose version is released."""
+
+    def _released(self, obj) -> bool:
+        raise NotImplementedError
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._released(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._released(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class BlockInline(FrozenWhenReleasedMixin, admin.TabularInline):
+    model = Block
+    extra = 0
+    fields = ["position", "kind", "key", "connector", "operation", "config"]
+
+    def _released(self, obj) -> bool:
+        return obj.is_released
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = ["name", "integration", "published_version", "created_at"]
+    list_filter = ["integration__workspace", "integration"]
+    search_fields = ["name"]
+    readonly_fields = ["published_version"]
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
+    list_display = ["workflow", "number", "status", "released_at", "released_by"]
+    list_filter = ["status", "workflow__integration"]
+    search_fields = ["workflow__name"]
+    readonly_fields = ["status", "released_at", "released_by"]
+    inlines = [BlockInline]
+
+    def _released(self, obj) -> bool:
+        return obj.is_released
+
+
+@admin.register(Block)
+class BlockAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
+    list_display = ["key", "version", "position", "kind", "connector", "operation"]
+    list_filter = ["kind", "connector"]
+
+    def _released(self, obj) -> bool:
+        return obj.version.is_released
+
+
+@admin.register(FieldMapping)
+class FieldMappingAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
+    list_display = ["target", "kind", "block"]
+    list_filter = ["kind"]
+
+    def _released(self, obj) -> bool:
+        return obj.block.version.is_released
+
+
+@admin.register(Publication)
+class PublicationAdmin(admin.ModelAdmin):
+    list_display = [
+        "workflow",
+        "version",
+        "previous_version",
+        "published_by",
+        "created_at",
+    ]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "source", "end_user", "workspace", "created_at"]
+    list_filter = ["source", "workspace"]
+    search_fields = ["name", "idempotency_key", "delivery_id"]
+
+
+class RunStepInline(admin.TabularInline):
+    model = RunStep
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "position",
+        "key",
+        "status",
+        "attempt",
+        "input",
+        "output",
+        "error",
+        "duration_ms",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "workflow", "version", "status", "end_user", "created_at"]
+    list_filter = ["status", "workflow"]
+    search_fields = ["end_user__external_id"]
+    readonly_fields = [
+        "status",
+        "attempt",
+        "error",
+        "started_at",
+        "finished_at",
+        "rq_job_id",
+    ]
+    inlines = [RunStepInline]
+
+
+@admin.register(StreamDelivery)
+class StreamDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "delivery_id",
+        "attempt",
+        "run",
+        "status_code",
+        "succeeded",
+        "created_at",
+    ]
+    list_filter = ["succeeded"]

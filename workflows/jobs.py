@@ -1,0 +1,17 @@
+"""RQ entry points; each takes ids and calls one service."""
+
+from alloy.jobs import job
+from workflows import engine
+from workflows.services import streams
+
+
+@job(timeout=600)
+def run_execute_job(run_id: int) -> None:
+    engine.run_execute(run_id=run_id)
+
+
+@job(timeout=120)
+def stream_delivery_send_job(run_id: int, delivery_id: str, attempt: int) -> None:
+    streams.stream_delivery_send(
+        run_id=run_id, delivery_id=delivery_id, attempt=attempt
+    )

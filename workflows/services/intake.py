@@ -1,0 +1,276 @@
+"""Event intake: custom events from the author's app and webhooks from apps.
+
+Both paths store the event and one queued run per matching published
+workflow in one transaction, then enqueue the runs after commit.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from connectors import registry
+from integrations.models import Connection, Installation, Workspace
+from integrations.selectors import connections_for_account, end_user_get
+from workflows import selectors
+from workflows.exceptions import (
+    EndUserNotFoundError,
+    EventRejected,
+    NotInstalledError,
+    UnknownEventError,
+)
+from workflows.models import Event, Run, Workflow
+from workflows.services.runs import runs_enqueue
+
+logger = logging.getLogger(__name__)
+
+# Errors reported per custom event; a payload with more gets the first ones.
+MAX_REPORTED_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    event: Event
+    runs: list[Run]
+    # True when the idempotency key matched an event accepted before.
+    duplicate: bool = False
+
+
+def custom_event_ingest(
+    *,
+    workspace: Workspace,
+    event_name: str,
+    user_id: str,
+    data: Any,
+    idempotency_key: str | None = None,
+) -> IntakeResult:
+    """Accept a custom event for an end user and queue a run per workflow.
+
+    Raises EndUserNotFoundError, UnknownEventError, NotInstalledError, or
+    EventRejected (422) listing every field that breaks a workflow's schema;
+    nothing is stored in those cases. A repeated idempotency key returns the
+    first event and its runs, and starts nothing new.
+    """
+    if idempotency_key:
+        previous = _event_by_idempotency_key(workspace, idempotency_key)
+        if previous is not None:
+            return _repeat(previous, event_name, user_id, data)
+
+    end_user = end_user_get(workspace=workspace, external_id=user_id)
+    if end_user is None:
+        raise EndUserNotFoundError(
+            f"No end user with the id {user_id!r} in this workspace; create it with "
+            "POST /api/v1/end-users first.",
+            fields=[{"path": "$.user", "message": f"Unknown end user {user_id!r}."}],
+        )
+    workflows = selectors.custom_event_workflows(
+        workspace=workspace, event_name=event_name
+    )
+    if not workflows:
+        raise UnknownEventError(
+            f"No published workflow is triggered by the custom event {event_name!r}; "
+            "check the name or publish the workflow.",
+            fields=[{"path": "$.event", "message": f"Unknown event {event_name!r}."}],
+        )
+    installations = {
+        installation.integration_id: installation
+        for installation in Installation.objects.filter(
+            end_user=end_user,
+            integration_id__in={workflow.integration_id for workflow in workflows},
+        )
+    }
+    workflows = [w for w in workflows if w.integration_id in installations]
+    if not workflows:
+        raise NotInstalledError(
+            f"End user {user_id!r} has not installed an integration that handles "
+            f"{event_name!r}; install it first.",
+            fields=[{"path": "$.user", "message": "Integration not installed."}],
+        )
+    _validate_data(workflows, data)
+
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                workspace=workspace,
+                end_user=end_user,
+                source=Event.Source.CUSTOM,
+                name=event_name,
+                data=data,
+                idempotency_key=idempotency_key or None,
+            )
+            runs = _create_runs(event, workflows, installations)
+    except IntegrityError:
+        # Another request with the same idempotency key committed first.
+        previous = _event_by_idempotency_key(workspace, idempotency_key or "")
+        if previous is None:
+            raise
+        return _repeat(previous, event_name, user_id, data)
+    logger.info(
+        "workflows.event.accepted",
+        extra={
+            "workspace_id": workspace.pk,
+            "event_id": event.pk,
+            "run_count": len(runs),
+        },
+    )
+    return IntakeResult(event=event, runs=runs)
+
+
+def app_event_ingest(
+    *,
+    connector: str,
+    account_id: str,
+    topic: str,
+    delivery_id: str,
+    data: Any,
+) -> list[IntakeResult]:
+    """Accept an app's webhook for every connection to that account.
+
+    A delivery id seen before for a connection is dropped: the unique
+    constraint on (connection, delivery_id) decides, so two identical
+    deliveries arriving at once still make one event.
+    """
+    trigger = registry.trigger_for_topic(connector, topic)
+    if trigger is None:
+        logger.info(
+            "workflows.app_event.unknown_topic",
+            extra={"connector": connector, "topic": topic},
+        )
+        return []
+    results = []
+    for connection in connections_for_account(app=connector, account_id=account_id):
+        result = _ingest_for_connection(connection, trigger, topic, delivery_id, data)
+        if result is not None:
+            results.append(result)
+    if not results:
+        logger.info(
+            "workflows.app_event.no_runs",
+            extra={"connector": connector, "topic": topic, "delivery_id": delivery_id},
+        )
+    return results
+
+
+def _ingest_for_connection(
+    connection: Connection,
+    trigger: registry.Trigger,
+    topic: str,
+    delivery_id: str,
+    data: Any,
+) -> IntakeResult | None:
+    installations = {
+        installation.integration_id: installation
+        for installation in Installation.objects.filter(connection=connection)
+    }
+    workflows = selectors.app_event_workflows(
+        integration_ids=list(installations),
+        connector=trigger.connector,
+        operation=trigger.name,
+    )
+    if not workflows:
+        return None
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                workspace=connection.end_user.workspace,
+                end_user=connection.end_user,
+                connection=connection,
+                source=Event.Source.APP,
+                name=topic,
+                data=data,
+                delivery_id=delivery_id,
+            )
+            runs = _create_runs(event, workflows, installations)
+    except IntegrityError:
+        logger.info(
+            "workflows.app_event.duplicate",
+            extra={"connection_id": connection.pk, "delivery_id": delivery_id},
+        )
+        return None
+    logger.info(
+        "workflows.event.accepted",
+        extra={
+            "workspace_id": event.workspace_id,
+            "event_id": event.pk,
+            "run_count": len(runs),
+            "delivery_id": delivery_id,
+        },
+    )
+    return IntakeResult(event=event, runs=runs)
+
+
+def _create_runs(
+    event: Event, workflows: list[Workflow], installations: dict[int, Installation]
+) -> list[Run]:
+    runs = Run.objects.bulk_create(
+        Run(
+            workspace_id=event.workspace_id,
+            workflow=workflow,
+            version_id=workflow.published_version_id,
+            event=event,
+            end_user_id=event.end_user_id,
+            installation=installations[workflow.integration_id],
+        )
+        for workflow in workflows
+    )
+    if any(run.pk is None for run in runs):
+        # Backends without RETURNING leave pks unset on bulk_create.
+        runs = list(Run.objects.filter(event=event).order_by("pk"))
+    run_ids = [run.pk for run in runs]
+    transaction.on_commit(lambda: runs_enqueue(run_ids=run_ids))
+    return runs
+
+
+def _validate_data(workflows: list[Workflow], data: Any) -> None:
+    problems: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for workflow in workflows:
+        validator = selectors.version_plan(
+            workflow.published_version_id
+        ).trigger_validator
+        if validator is None:
+            continue
+        for error in validator.iter_errors(data):
+            path = "$.data" + "".join(
+                f"[{part}]" if isinstance(part, int) else f".{part}"
+                for part in error.absolute_path
+            )
+            entry = (path, error.message)
+            if entry in seen:
+                continue
+            seen.add(entry)
+            problems.append({"path": path, "message": error.message})
+    if problems:
+        problems.sort(key=lambda p: p["path"])
+        raise EventRejected(
+            f"The event data does not match the schema: {len(problems)} "
+            f"problem{'s' if len(problems) != 1 else ''}; see fields.",
+            fields=problems[:MAX_REPORTED_ERRORS],
+        )
+
+
+def _event_by_idempotency_key(workspace: Workspace, key: str) -> Event | None:
+    return (
+        Event.objects.select_related("end_user")
+        .filter(workspace=workspace, idempotency_key=key)
+        .first()
+    )
+
+
+def _repeat(previous: Event, event_name: str, user_id: str, data: Any) -> IntakeResult:
+    if (
+        previous.name != event_name
+        or previous.end_user.external_id != user_id
+        or previous.data != data
+    ):
+        raise EventRejected(
+            "This idempotency key was used for a different event; send a new key "
+            "for new data.",
+            code="idempotency_key_reused",
+            fields=[
+                {"path": "$.idempotency_key", "message": "Used for another event."}
+            ],
+        )
+    return IntakeResult(
+        event=previous, runs=list(previous.runs.order_by("pk")), duplicate=True
+    )

@@ -1,0 +1,58 @@
+"""Run state: the one table of allowed status changes, and enqueueing runs."""
+
+import logging
+
+from django.utils import timezone
+
+from alloy import jobs
+from workflows.exceptions import InvalidRunTransition
+from workflows.models import Run
+
+logger = logging.getLogger(__name__)
+
+Status = Run.Status
+
+# Every status change of a run goes through run_transition, against this table.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED}),
+    # Back to queued when a worker gives a run up to be retried.
+    Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED}),
+    Status.SUCCEEDED: frozenset(),
+    Status.FAILED: frozenset(),
+}
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+
+
+def run_transition(*, run: Run, status: str, error: dict | None = None) -> Run:
+    """Move a run to ``status`` and save it; the caller holds the row lock.
+
+    Raises InvalidRunTransition for a change the table does not allow.
+    """
+    if status not in ALLOWED_TRANSITIONS[run.status]:
+        raise InvalidRunTransition(f"run {run.pk}: {run.status} -> {status}")
+    now = timezone.now()
+    fields = ["status", "updated_at"]
+    run.status = status
+    if status == Status.RUNNING:
+        run.attempt += 1
+        run.started_at = run.started_at or now
+        fields += ["attempt", "started_at"]
+    if status in TERMINAL:
+        run.finished_at = now
+        run.error = error
+        fields += ["finished_at", "error"]
+    run.save(update_fields=fields)
+    return run
+
+
+def runs_enqueue(*, run_ids: list[int]) -> None:
+    """Hand runs to the job queue; call after the transaction that stored them."""
+    from workflows.jobs import run_execute_job
+
+    for run_id in run_ids:
+        job_id = jobs.enqueue(run_execute_job, run_id)
+        Run.objects.filter(pk=run_id, rq_job_id="").update(rq_job_id=job_id)
+        logger.info(
+            "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
+        )

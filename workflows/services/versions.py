@@ -1,0 +1,347 @@
+"""Writes for workflows and their versions: drafts, release, publish, rollback.
+
+A draft is edited block by block; ``version_release`` validates it and freezes
+it for good; ``version_publish`` makes a release the live one. Database
+triggers back the same rule, so not even a raw queryset update changes a
+released version.
+"""
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from alloy.errors import ValidationError
+from connectors import registry
+from integrations.models import Integration
+from workflows import mapping, validation
+from workflows.exceptions import (
+    ReleasedVersionError,
+    ReleaseValidationError,
+    VersionStateError,
+)
+from workflows.models import Block, FieldMapping, Publication, Workflow, WorkflowVersion
+
+logger = logging.getLogger(__name__)
+
+EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$")
+BLOCK_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+TRIGGER_KEY = "trigger"
+
+
+@transaction.atomic
+def workflow_create(
+    *,
+    integration: Integration,
+    name: str,
+    trigger_connector: str,
+    trigger_operation: str,
+    trigger_config: dict[str, Any] | None = None,
+) -> Workflow:
+    """Create a workflow with a first draft version holding its trigger block."""
+    try:
+        with transaction.atomic():
+            workflow = Workflow.objects.create(integration=integration, name=name)
+    except IntegrityError as exc:
+        raise ValidationError(
+            f"The integration already has a workflow named {name!r}.",
+            code="already_exists",
+            fields=[{"path": "$.name", "message": "Already taken."}],
+        ) from exc
+    version = WorkflowVersion.objects.create(workflow=workflow, number=1)
+    trigger_set(
+        version=version,
+        connector=trigger_connector,
+        operation=trigger_operation,
+        config=trigger_config or {},
+    )
+    logger.info(
+        "workflows.workflow.created",
+        extra={"workflow_id": workflow.pk, "version_id": version.pk},
+    )
+    return workflow
+
+
+def _require_draft(version: WorkflowVersion) -> None:
+    if version.is_released:
+        raise ReleasedVersionError(version)
+
+
+def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
+    problems = []
+    if connector == "custom":
+        name = config.get("event_name")
+        if not isinstance(name, str) or not EVENT_NAME_PATTERN.match(name):
+            problems.append(
+                {
+                    "path": "$.config.event_name",
+                    "message": f"{name!r} is not an event name: use letters, digits "
+                    "and _ . : - starting with a letter.",
+                }
+            )
+        problems.extend(
+            validation.check_custom_event_schema(
+                config.get("schema"), path="$.config.schema"
+            )
+        )
+    stream_url = config.get("stream_url")
+    if stream_url not in (None, ""):
+        parts = urlsplit(str(stream_url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(
+                {
+                    "path": "$.config.stream_url",
+                    "message": f"{stream_url!r} is not an http or https URL.",
+                }
+            )
+    unknown = set(config) - {"event_name", "schema", "stream_url", "sample"}
+    for key in sorted(unknown):
+        problems.append({"path": f"$.config.{key}", "message": "Unknown setting."})
+    return problems
+
+
+def trigger_set(
+    *,
+    version: WorkflowVersion,
+    connector: str,
+    operation: str,
+    config: dict[str, Any],
+) -> Block:
+    """Set the draft's trigger; raises ValidationError naming each bad setting."""
+    _require_draft(version)
+    if registry.trigger_get(connector, operation) is None:
+        raise ValidationError(
+            f"Unknown trigger {connector}.{operation}.",
+            fields=[{"path": "$.operation", "message": "Unknown trigger."}],
+        )
+    if not isinstance(config, dict):
+        raise ValidationError("The trigger config must be a JSON object.")
+    problems = _check_trigger_config(connector, config)
+    if problems:
+        raise ValidationError("The trigger settings are invalid.", fields=problems)
+    block, _ = Block.objects.update_or_create(
+        version=version,
+        kind=Block.Kind.TRIGGER,
+        defaults={
+            "position": 0,
+            "key": TRIGGER_KEY,
+            "connector": connector,
+            "operation": operation,
+            "config": config,
+        },
+    )
+    return block
+
+
+@transaction.atomic
+def action_add(
+    *, version: WorkflowVersion, key: str, connector: str, operation: str
+) -> Block:
+    """Append an action block to a draft."""
+    _require_draft(version)
+    if registry.action_get(connector, operation) is None:
+        raise ValidationError(
+            f"Unknown action {connector}.{operation}.",
+            fields=[{"path": "$.operation", "message": "Unknown action."}],
+        )
+    if not BLOCK_KEY_PATTERN.match(key) or key == TRIGGER_KEY:
+        raise ValidationError(
+            f"{key!r} is not a block key: use lower-case letters, digits and _, "
+            "starting with a letter.",
+            fields=[{"path": "$.key", "message": "Invalid key."}],
+        )
+    if version.blocks.filter(key=key).exists():
+        raise ValidationError(
+            f"The version already has a block named {key!r}.",
+            fields=[{"path": "$.key", "message": "Already taken."}],
+        )
+    last = version.blocks.aggregate(last=Max("position"))["last"] or 0
+    return Block.objects.create(
+        version=version,
+        kind=Block.Kind.ACTION,
+        position=last + 1,
+        key=key,
+        connector=connector,
+        operation=operation,
+    )
+
+
+@transaction.atomic
+def action_remove(*, block: Block) -> None:
+    """Remove an action from a draft and close the gap in positions."""
+    _require_draft(block.version)
+    if block.kind == Block.Kind.TRIGGER:
+        raise ValidationError("A workflow's trigger cannot be removed; replace it.")
+    version = block.version
+    block.delete()
+    for later in version.blocks.filter(position__gt=block.position).order_by(
+        "position"
+    ):
+        later.position -= 1
+        later.save(update_fields=["position", "updated_at"])
+
+
+def mapping_set(*, block: Block, target: str, kind: str, value: Any) -> FieldMapping:
+    """Map one input of a draft's action; the expression must parse now."""
+    _require_draft(block.version)
+    if block.kind != Block.Kind.ACTION:
+        raise ValidationError("Only action blocks have input mappings.")
+    if kind not in mapping.KINDS:
+        raise ValidationError(
+            f"{kind!r} is not a mapping kind; use one of {', '.join(mapping.KINDS)}.",
+            fields=[{"path": "$.kind", "message": "Unknown kind."}],
+        )
+    action = registry.action_get(block.connector, block.operation)
+    top = target.split(".", 1)[0]
+    if action is None or top not in action.input_schema.get("properties", {}):
+        raise ValidationError(
+            f"{block.key} has no input {top!r}.",
+            fields=[{"path": "$.target", "message": f"Unknown input {top!r}."}],
+        )
+    try:
+        mapping.expressions_of(kind, value)
+    except mapping.ExpressionSyntaxError as exc:
+        raise ValidationError(
+            f"The {kind} for {target} does not parse: {exc}",
+            fields=[{"path": "$.value", "message": str(exc)}],
+        ) from exc
+    item, _ = FieldMapping.objects.update_or_create(
+        block=block, target=target, defaults={"kind": kind, "value": value}
+    )
+    return item
+
+
+def mapping_remove(*, block: Block, target: str) -> None:
+    _require_draft(block.version)
+    for item in block.mappings.filter(target=target):
+        item.delete()
+
+
+@transaction.atomic
+def version_release(
+    *, version: WorkflowVersion, released_by: str = ""
+) -> WorkflowVersion:
+    """Validate a draft and freeze it for good.
+
+    Locks the version row. Raises ReleaseValidationError listing every
+    unmapped required input, unparsable expression and unknown field, or
+    ReleasedVersionError if it is released already.
+    """
+    given = version
+    version = WorkflowVersion.objects.select_for_update().get(pk=version.pk)
+    _require_draft(version)
+    blocks = list(version.blocks.prefetch_related("mappings").order_by("position"))
+    problems = validation.check_version(blocks)
+    if problems:
+        raise ReleaseValidationError(
+            f"Version {version.number} cannot be released: "
+            + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            fields=problems,
+        )
+    version.status = WorkflowVersion.Status.RELEASED
+    version.released_at = timezone.now()
+    version.released_by = released_by
+    version.save(update_fields=["status", "released_at", "released_by", "updated_at"])
+    # The caller's instance reflects the release too, so it can be published.
+    given.status, given.released_at = version.status, version.released_at
+    given.released_by = version.released_by
+    logger.info(
+        "workflows.version.released",
+        extra={"workflow_id": version.workflow_id, "version_id": version.pk},
+    )
+    return version
+
+
+@transaction.atomic
+def version_publish(*, version: WorkflowVersion, published_by: str = "") -> Workflow:
+    """Make a released version the one new events run. Locks the workflow row."""
+    workflow = Workflow.objects.select_for_update().get(pk=version.workflow_id)
+    version = WorkflowVersion.objects.get(pk=version.pk)
+    if not version.is_released:
+        raise VersionStateError(
+            f"Version {version.number} is a draft; release it before publishing."
+        )
+    previous_id = workflow.published_version_id
+    if previous_id == version.pk:
+        return workflow
+    workflow.published_version = version
+    workflow.save(update_fields=["published_version", "updated_at"])
+    Publication.objects.create(
+        workflow=workflow,
+        version=version,
+        published_by=published_by,
+        previous_version_id=previous_id,
+    )
+    logger.info(
+        "workflows.version.published",
+        extra={
+            "workflow_id": workflow.pk,
+            "version_id": version.pk,
+            "previous_version_id": previous_id,
+        },
+    )
+    return workflow
+
+
+def version_rollback(
+    *, workflow: Workflow, version: WorkflowVersion, published_by: str = ""
+) -> Workflow:
+    """Publish an older release again; a newer draft or release is kept."""
+    if version.workflow_id != workflow.pk:
+        raise VersionStateError("The version belongs to another workflow.")
+    current = (
+        Workflow.objects.select_related("published_version")
+        .get(pk=workflow.pk)
+        .published_version
+    )
+    if current is not None and version.number >= current.number:
+        raise VersionStateError(
+            f"Version {version.number} is not older than the published version "
+            f"{current.number}; publish it instead of rolling back."
+        )
+    return version_publish(version=version, published_by=published_by)
+
+
+@transaction.atomic
+def version_create_next(*, workflow: Workflow) -> WorkflowVersion:
+    """Start a draft that copies the latest version's blocks and mappings.
+
+    Raises VersionStateError when the workflow has a draft already.
+    """
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    latest = workflow.versions.order_by("-number").first()
+    if latest is not None and not latest.is_released:
+        raise VersionStateError(
+            f"Version {latest.number} is still a draft; edit it or release it first."
+        )
+    number = (latest.number if latest else 0) + 1
+    draft = WorkflowVersion.objects.create(workflow=workflow, number=number)
+    if latest is None:
+        return draft
+    for block in latest.blocks.prefetch_related("mappings").order_by("position"):
+        copy = Block.objects.create(
+            version=draft,
+            position=block.position,
+            kind=block.kind,
+            key=block.key,
+            connector=block.connector,
+            operation=block.operation,
+            config=block.config,
+        )
+        FieldMapping.objects.bulk_create(
+            FieldMapping(block=copy, target=m.target, kind=m.kind, value=m.value)
+            for m in block.mappings.all()
+        )
+    logger.info(
+        "workflows.version.created",
+        extra={
+            "workflow_id": workflow.pk,
+            "version_id": draft.pk,
+            "copied_from": latest.pk,
+        },
+    )
+    return draft
