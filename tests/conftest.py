@@ -2,6 +2,7 @@
 
 import django_rq
 import pytest
+from rq.scheduler import RQScheduler
 from rq.worker import SimpleWorker
 
 from connectors.http.receiver import StreamReceiver
@@ -24,7 +25,17 @@ def rq_worker():
     """Return a callable that drains the queue with a burst-mode RQ worker."""
     queue = django_rq.get_queue("default")
 
-    def work() -> int:
+    def work(*, with_scheduler: bool = False) -> int:
+        if with_scheduler:
+            # Move jobs whose scheduled time has passed onto the queue, as the
+            # worker's scheduler does. The worker's own scheduler is not used:
+            # its maintenance step can fork a scheduler process out of pytest.
+            scheduler = RQScheduler([queue], connection=queue.connection)
+            scheduler.acquire_locks()
+            try:
+                scheduler.enqueue_scheduled_jobs()
+            finally:
+                scheduler.release_locks()
         worker = SimpleWorker([queue], connection=queue.connection)
         worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count

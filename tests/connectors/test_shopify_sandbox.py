@@ -76,7 +76,7 @@ def line_item(title: str = "Widget", quantity: int = 1, amount: str = "19.99"):
 
 
 class Receiver:
-    """Local webhook endpoint that records raw requests and answers scripted statuses."""
+    """Local webhook endpoint that records raw requests and replies with set codes."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -103,7 +103,11 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
         self.thread.start()
 
     @property

@@ -102,7 +102,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Shop {domain.lower()} with access token {token}")
             self.stdout.write(f"Shopify sandbox listening on {sandbox.url}")
             self.stdout.write(
-                "Send requests with a Host header naming the shop. Press Ctrl-C to stop."
+                "Name the shop in each request's Host header. Press Ctrl-C to stop."
             )
             threading.Event().wait()
         except KeyboardInterrupt:

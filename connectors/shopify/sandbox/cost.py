@@ -44,9 +44,9 @@ CONNECTION_BASE_COST = 2
 
 
 class LeakyBucket:
-    """Shopify's cost bucket: it holds ``maximum`` points and refills ``restore_rate``
-    points per second. Thread safe on its own, so the server may consult it without
-    holding the state lock.
+    """Shopify's cost bucket: it contains up to ``maximum`` points and refills
+    ``restore_rate`` points per second. It has its own lock, so the server may consult
+    it without holding the state lock.
     """
 
     def __init__(
@@ -211,7 +211,7 @@ class CostCalculator:
         return 1
 
     def _result_count(self, node: FieldNode, result: dict[str, Any]) -> int:
-        """Return how many items a connection result holds in ``nodes`` or ``edges``."""
+        """Return the item count of a connection result's ``nodes`` or ``edges``."""
         count = 0
         for child in self._collect_fields(node.selection_set):
             key = child.alias.value if child.alias else child.name.value

@@ -2,7 +2,7 @@
 charge the shop's cost bucket, execute and report the cost.
 
 Every response, errors included, carries ``extensions.cost`` as Shopify's does. A
-request whose requested cost exceeds what the bucket holds is answered with a
+request whose requested cost exceeds the points left in the shop's bucket gets a
 ``THROTTLED`` error and is not executed.
 """
 
@@ -81,7 +81,7 @@ class GraphQLExecutor:
         variables: dict[str, Any],
         operation_name: str | None,
     ) -> dict[str, Any]:
-        """Return the response body of one request. Always answered with HTTP 200."""
+        """Return the response body of one request, always sent with HTTP 200."""
         try:
             document = parse(query)
         except GraphQLSyntaxError as error:
@@ -181,7 +181,7 @@ class GraphQLExecutor:
         if original is None or isinstance(original, GraphQLError):
             return format_error(error)
         # A resolver bug is hidden from the client, as Shopify hides its own, and
-        # logged with the request id that the client sees.
+        # logged with the request id returned to the client.
         request_id = str(uuid.uuid4())
         logger.error(
             "shopify_sandbox.resolver.failed",

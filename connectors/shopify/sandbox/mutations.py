@@ -1,4 +1,4 @@
-"""Mutation resolvers of the Shopify sandbox: orders, customers, tags and webhooks.
+"""Mutation resolvers of the Shopify sandbox for orders, customers and tags.
 
 Business rule failures come back as ``userErrors`` with HTTP 200 and a null resource,
 as Shopify returns them. A mutation that creates or changes a resource queues the
@@ -13,7 +13,6 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from graphql import GraphQLSchema
 
@@ -25,7 +24,7 @@ from connectors.shopify.sandbox.rest import (
     normalize_tags,
     split_tags,
 )
-from connectors.shopify.sandbox.state import RequestContext, ShopState, gid, parse_gid
+from connectors.shopify.sandbox.state import RequestContext, ShopState, parse_gid
 
 logger = logging.getLogger(__name__)
 
@@ -360,102 +359,12 @@ def tags_add(_root: Any, info: Any, **args: Any) -> dict[str, Any]:
     return {"node": resource, "userErrors": []}
 
 
-# webhookSubscriptionCreate and webhookSubscriptionDelete
-
-
-def is_valid_webhook_uri(uri: str) -> bool:
-    """Return whether ``uri`` is an absolute http or https URL.
-
-    Shopify requires https and a public host. The sandbox also accepts http and
-    loopback hosts, because its receivers run on the same machine.
-    """
-    if any(character.isspace() for character in uri):
-        return False
-    try:
-        parts = urlsplit(uri)
-        # Reading the port raises ValueError when it is not a number from 0 to 65535.
-        has_valid_port = parts.port is None or parts.port > 0
-    except ValueError:
-        return False
-    return has_valid_port and parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def webhook_subscription_create(_root: Any, info: Any, **args: Any) -> dict[str, Any]:
-    context = _context(info)
-    shop = context.shop
-    topic = args["topic"]
-    subscription_input = args["webhookSubscription"]
-    uri = (
-        subscription_input.get("uri") or subscription_input.get("callbackUrl") or ""
-    ).strip()
-    field = ["webhookSubscription", "callbackUrl"]
-    message = None
-    if not uri:
-        message = "Address can't be blank"
-    elif not is_valid_webhook_uri(uri):
-        message = "Address is invalid"
-    elif any(
-        item["topic"] == topic and item["uri"] == uri
-        for item in shop.webhook_subscriptions
-    ):
-        message = "Address for this topic has already been taken"
-    if message is not None:
-        return {"webhookSubscription": None, "userErrors": [user_error(field, message)]}
-
-    subscription_id = context.ids.next_id()
-    now = shop.now()
-    subscription = {
-        "id": subscription_id,
-        "admin_graphql_api_id": gid("WebhookSubscription", subscription_id),
-        "topic": topic,
-        "uri": uri,
-        "format": subscription_input.get("format") or "JSON",
-        "include_fields": list(subscription_input.get("includeFields") or []),
-        "created_at": now,
-        "updated_at": now,
-    }
-    shop.webhook_subscriptions.append(subscription)
-    logger.info(
-        "shopify_sandbox.webhook_subscription.created",
-        extra={
-            "shop_domain": shop.domain,
-            "subscription_id": subscription_id,
-            "topic": topic,
-        },
-    )
-    return {"webhookSubscription": subscription, "userErrors": []}
-
-
-def webhook_subscription_delete(_root: Any, info: Any, **args: Any) -> dict[str, Any]:
-    shop = _context(info).shop
-    parsed = parse_gid(args["id"])
-    subscription = None
-    if parsed is not None and parsed[0] == "WebhookSubscription":
-        subscription = shop.find_subscription(parsed[1])
-    if subscription is None:
-        return {
-            "deletedWebhookSubscriptionId": None,
-            "userErrors": [user_error(["id"], "Webhook subscription does not exist")],
-        }
-    shop.webhook_subscriptions.remove(subscription)
-    logger.info(
-        "shopify_sandbox.webhook_subscription.deleted",
-        extra={"shop_domain": shop.domain, "subscription_id": subscription["id"]},
-    )
-    return {
-        "deletedWebhookSubscriptionId": subscription["admin_graphql_api_id"],
-        "userErrors": [],
-    }
-
-
 def bind_mutations(schema: GraphQLSchema) -> None:
-    """Attach the mutation resolvers to the schema's Mutation type."""
+    """Attach the order, customer and tag resolvers to the schema's Mutation type."""
     resolvers = {
         "customerCreate": customer_create,
         "orderCreate": order_create,
         "tagsAdd": tags_add,
-        "webhookSubscriptionCreate": webhook_subscription_create,
-        "webhookSubscriptionDelete": webhook_subscription_delete,
     }
     mutation_type: Any = schema.mutation_type
     for field_name, resolver in resolvers.items():

@@ -1,24 +1,23 @@
 """GraphQL schema of the Shopify sandbox with its scalars, type fields and queries.
 
 Sources of the object types are the stored REST dicts, so each GraphQL field has a
-resolver that reads the matching REST key. Mutations live in the mutations module.
+resolver that reads the matching REST key. Mutations live in the mutations and
+webhook_subscriptions modules.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema
 
+from connectors.shopify.sandbox.connections import build_connection
 from connectors.shopify.sandbox.mutations import bind_mutations
 from connectors.shopify.sandbox.rest import format_money, split_tags
+from connectors.shopify.sandbox.scalars import bind_scalars
 from connectors.shopify.sandbox.search import (
     CUSTOMER_FIELDS,
     CUSTOMER_TEXT_FIELDS,
@@ -33,10 +32,11 @@ from connectors.shopify.sandbox.state import (
     iana_timezone,
     parse_gid,
 )
+from connectors.shopify.sandbox.webhook_subscriptions import (
+    bind_webhook_subscription_mutations,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
-# Shopify's page size limit for connections.
-MAX_PAGE_SIZE = 250
 
 Resolver = Callable[..., Any]
 
@@ -44,10 +44,11 @@ Resolver = Callable[..., Any]
 def load_schema() -> GraphQLSchema:
     """Build the sandbox schema from its SDL file and attach every resolver."""
     schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
-    _bind_scalars(schema)
+    bind_scalars(schema)
     _bind_types(schema)
     _bind_queries(schema)
     bind_mutations(schema)
+    bind_webhook_subscription_mutations(schema)
     return schema
 
 
@@ -60,126 +61,6 @@ def invalid_id_error(value: str) -> GraphQLError:
             "typeName": "CoercionError",
         },
     )
-
-
-# Scalars
-
-
-def _coerce_decimal_input(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise GraphQLError(f"Decimal cannot represent value: {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation as error:
-        raise GraphQLError(f"Decimal cannot represent value: {value!r}") from error
-    if not number.is_finite():
-        raise GraphQLError(f"Decimal cannot represent value: {value!r}")
-    return number
-
-
-def _coerce_decimal_output(value: Any) -> str:
-    return format_money(Decimal(str(value)))
-
-
-def _coerce_datetime_input(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise GraphQLError(f"DateTime cannot represent value: {value!r}")
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise GraphQLError(f"DateTime is not ISO 8601: {value!r}") from error
-
-
-def _coerce_string_input(type_name: str) -> Callable[[Any], str]:
-    def coerce(value: Any) -> str:
-        if not isinstance(value, str):
-            raise GraphQLError(f"{type_name} cannot represent value: {value!r}")
-        return value
-
-    return coerce
-
-
-def _coerce_unsigned_input(value: Any) -> int:
-    text = str(value)
-    if isinstance(value, bool) or not text.isdigit() or int(text) >= 2**64:
-        raise GraphQLError(f"UnsignedInt64 cannot represent value: {value!r}")
-    return int(text)
-
-
-def _bind_scalars(schema: GraphQLSchema) -> None:
-    coercers: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-        "Decimal": (_coerce_decimal_input, _coerce_decimal_output),
-        "DateTime": (_coerce_datetime_input, str),
-        "URL": (_coerce_string_input("URL"), str),
-        "UnsignedInt64": (_coerce_unsigned_input, str),
-    }
-    for name, (coerce_input, coerce_output) in coercers.items():
-        scalar: Any = schema.type_map[name]
-        scalar.parse_value = coerce_input
-        scalar.coerce_input_value = coerce_input
-        scalar.serialize = coerce_output
-        scalar.coerce_output_value = coerce_output
-
-
-# Connections
-
-
-def encode_cursor(resource_id: int) -> str:
-    """Return an opaque cursor in Shopify's form, base64 of a small JSON object."""
-    payload = json.dumps({"last_id": resource_id, "last_value": str(resource_id)})
-    return base64.b64encode(payload.encode("utf-8")).decode("ascii")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        payload = json.loads(base64.b64decode(cursor, validate=True))
-        return int(payload["last_id"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise GraphQLError(f"Invalid cursor '{cursor}'") from error
-
-
-def build_connection(
-    items: list[dict[str, Any]],
-    first: int,
-    after: str | None = None,
-    reverse: bool = False,
-) -> dict[str, Any]:
-    """Return one page of ``items``, ordered by id, as a connection object.
-
-    Ids only grow, so ``after`` selects the items past the cursor's id even if the
-    item it names was deleted.
-    """
-    if first < 0:
-        raise GraphQLError(f"Argument 'first' must not be negative, got {first}")
-    if first > MAX_PAGE_SIZE:
-        # NOTE: the limit is Shopify's, the message wording is the sandbox's.
-        raise GraphQLError(
-            f"Argument 'first' must be at most {MAX_PAGE_SIZE}, got {first}"
-        )
-    ordered = sorted(items, key=lambda item: item["id"], reverse=reverse)
-    start = 0
-    if after is not None:
-        after_id = decode_cursor(after)
-        start = next(
-            (
-                index
-                for index, item in enumerate(ordered)
-                if (item["id"] < after_id if reverse else item["id"] > after_id)
-            ),
-            len(ordered),
-        )
-    page = ordered[start : start + first]
-    edges = [{"cursor": encode_cursor(item["id"]), "node": item} for item in page]
-    return {
-        "nodes": page,
-        "edges": edges,
-        "pageInfo": {
-            "hasNextPage": start + len(page) < len(ordered),
-            "hasPreviousPage": start > 0,
-            "startCursor": edges[0]["cursor"] if edges else None,
-            "endCursor": edges[-1]["cursor"] if edges else None,
-        },
-    }
 
 
 # Type fields
@@ -288,6 +169,8 @@ def _timezone_minutes(shop: ShopState, _info: Any, **_args: Any) -> int:
     return int(delta.total_seconds() // 60) if delta is not None else 0
 
 
+# NOTE: timestamps keep the shop's UTC offset, as in REST and webhooks. The real Admin
+# GraphQL API returns DateTime in UTC with a Z suffix, so clients must accept both.
 COMMON_FIELDS: dict[str, Resolver] = {
     "id": _key("admin_graphql_api_id"),
     "legacyResourceId": _key("id"),

@@ -106,7 +106,7 @@ def utc_timestamp() -> str:
 class Delivery:
     """One webhook delivery to one subscription, with every attempt made so far.
 
-    ``attempts`` holds dicts with ``at`` and either ``status_code`` or ``error``.
+    ``attempts`` contains dicts with ``at`` and either ``status_code`` or ``error``.
     ``finished`` turns True when the delivery succeeded or the last retry failed.
     """
 

@@ -179,7 +179,10 @@ class WebhookDispatcher:
         self._finish(delivery, delivered=False)
 
     def _post(self, delivery: Delivery) -> dict[str, Any]:
-        """Make one attempt and return its record. Never raises for network errors."""
+        """Make one attempt and return its record.
+
+        Network and HTTP protocol errors go into the record instead of being raised.
+        """
         parts = urlsplit(delivery.uri)
         connection_class = (
             http.client.HTTPSConnection
