@@ -82,8 +82,8 @@ def _drf_fields(detail: Any, path: str = "$") -> list[dict[str, str]]:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every API failure in the error envelope.
 
-    Unexpected exceptions return None so that Django logs them and answers 500;
-    only failures the caller could fix are turned into 4xx here.
+    Unexpected exceptions return None, so Django logs them and returns a 500.
+    Only failures the caller could fix are turned into 4xx responses here.
     """
     if isinstance(exc, ApplicationError):
         body = error_body(exc.code, exc.message, exc.fields)

@@ -82,7 +82,7 @@ def job(
 def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> str:
     """Hand a job to RQ, or to the in-process thread when no Redis is configured.
 
-    Call it from ``transaction.on_commit`` so a worker never sees an id whose
+    Call it from ``transaction.on_commit``, so a worker never reads an id whose
     row is not committed yet. Returns the job id.
     """
     job_id = job_id or uuid.uuid4().hex

@@ -2,7 +2,7 @@
 
 A connector package registers one :class:`Connector` at import time; the rest
 of the project finds triggers and actions here by ``(connector, name)`` and
-never sees an app's wire format.
+never handles an app's wire format.
 """
 
 from collections.abc import Callable
@@ -49,7 +49,7 @@ class ActionError(Exception):
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What an action may use besides its input: the end user's connection."""
+    """The end user's connection and idempotency key, passed to an action."""
 
     account_id: str
     credentials: dict[str, Any]

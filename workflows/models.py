@@ -90,7 +90,7 @@ class WorkflowVersion(BaseModel):
 
 
 class Publication(BaseModel):
-    """A record that a released version was made the live one, and by whom.
+    """A record of a released version made the live one, with who did it.
 
     Publishing never writes to the version itself, which stays frozen; the
     newest publication of a workflow names its published version.
@@ -172,7 +172,7 @@ class Block(BaseModel):
 
 
 class FieldMapping(BaseModel):
-    """Where one action input takes its value from."""
+    """The source of one action input's value: a literal, expression or template."""
 
     class Kind(models.TextChoices):
         LITERAL = "literal", "Literal"

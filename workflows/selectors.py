@@ -79,7 +79,7 @@ def app_event_workflows(
 
 
 def version_plan(version_id: int) -> VersionPlan:
-    """A released version's blocks, mappings and compiled schemas.
+    """Load a version's blocks, mappings and compiled schemas.
 
     Cached for the life of the process: a released version never changes.
     Drafts are read fresh, since they change while being edited.

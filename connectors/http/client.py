@@ -42,7 +42,7 @@ def post_signed_json(
     delivery_id: str,
     timeout: float,
 ) -> PostResult:
-    """POST ``payload`` as JSON with the signature headers; never raises on failure.
+    """POST ``payload`` as JSON with the signature headers; returns failures as data.
 
     Redirects are not followed, because a redirect could send signed data to a
     host the author never configured.

@@ -41,7 +41,7 @@ class StreamReceiver:
     ) -> None:
         self.secret = secret
         self.deliveries: list[ReceivedDelivery] = []
-        # Answer 503 to this many requests first, to exercise redelivery.
+        # Respond 503 to this many requests first, to exercise redelivery.
         self.fail_first = fail_first
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())

@@ -63,11 +63,11 @@ def _client(context: ActionContext) -> ShopifyClient:
     return ShopifyClient(context.account_id, context.credentials["access_token"])
 
 
-def _raise_user_errors(payload: dict, *, action: str) -> None:
+def _raise_user_errors(payload: dict, *, action: str, argument: str) -> None:
     user_errors = payload.get("userErrors") or []
     if not user_errors:
         return
-    fields = user_errors_to_fields(user_errors, root="$")
+    fields = user_errors_to_fields(user_errors, root="$", argument=argument)
     summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields)
     raise ActionError(
         f"Shopify rejected {action}: {summary}",
@@ -151,7 +151,7 @@ def create_order(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
 
     result = client.execute(ORDER_CREATE, {"order": order})
     payload = result.get("orderCreate") or {}
-    _raise_user_errors(_with_input_paths(payload), action="the order")
+    _raise_user_errors(_with_input_paths(payload), action="the order", argument="order")
     created = payload.get("order") or {}
     money = (created.get("totalPriceSet") or {}).get("shopMoney") or {}
     return {
@@ -169,7 +169,9 @@ def create_order(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
 def create_customer(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]:
     result = _client(context).execute(CUSTOMER_CREATE, {"input": _customer_input(data)})
     payload = result.get("customerCreate") or {}
-    _raise_user_errors(_with_input_paths(payload), action="the customer")
+    _raise_user_errors(
+        _with_input_paths(payload), action="the customer", argument="input"
+    )
     customer = payload.get("customer") or {}
     return {
         "id": customer.get("id"),

@@ -37,7 +37,7 @@ class ShopifyClient:
         """Run a query or mutation and return its ``data``.
 
         Raises ActionError for HTTP failures, GraphQL errors and throttling;
-        ``userErrors`` are left for the caller, which knows the input's shape.
+        ``userErrors`` are left to the caller, which maps them to its input's names.
         """
         headers = {
             "Content-Type": "application/json",
@@ -55,7 +55,7 @@ class ShopifyClient:
             )
         except requests.Timeout as exc:
             raise ActionError(
-                f"Shopify did not answer within {settings.SHOPIFY_REQUEST_TIMEOUT:g}s.",
+                f"Shopify timed out after {settings.SHOPIFY_REQUEST_TIMEOUT:g}s.",
                 code="shopify_timeout",
                 retryable=True,
             ) from exc
@@ -103,13 +103,13 @@ class ShopifyClient:
             body = response.json()
         except ValueError as exc:
             raise ActionError(
-                f"Shopify answered HTTP {status} with a body that is not JSON.",
+                f"Shopify returned HTTP {status} with a body that is not JSON.",
                 code="shopify_bad_response",
                 retryable=True,
             ) from exc
         if not isinstance(body, dict):
             raise ActionError(
-                "Shopify answered with JSON that is not an object.",
+                "Shopify returned JSON that is not an object.",
                 code="shopify_bad_response",
             )
         errors = body.get("errors")
@@ -150,7 +150,7 @@ def _graphql_error(errors: Any, extensions: dict) -> ActionError:
 
 
 def _throttle_wait_seconds(extensions: dict) -> float | None:
-    """Seconds until the bucket holds the requested cost, from ``throttleStatus``."""
+    """Seconds until the bucket contains the requested cost, from ``throttleStatus``."""
     cost = extensions.get("cost") or {}
     status = cost.get("throttleStatus") or {}
     try:
@@ -175,19 +175,21 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def user_errors_to_fields(
-    user_errors: list[dict], *, root: str
+    user_errors: list[dict], *, root: str, argument: str
 ) -> list[dict[str, str]]:
     """Turn ``userErrors`` into step error fields with JSON paths.
 
     Shopify names a field as a list such as ``["order", "lineItems", "0",
-    "quantity"]``; the first element is the argument name, which ``root``
-    replaces with the step input's path.
+    "quantity"]``. Some mutations start the list with their argument name and
+    others do not, so a leading ``argument`` is replaced by ``root``.
     """
     fields = []
     for error in user_errors:
-        parts = list(error.get("field") or [])[1:]
+        parts = [str(part) for part in error.get("field") or []]
+        if parts and parts[0] == argument:
+            parts = parts[1:]
         path = root
         for part in parts:
-            path += f"[{part}]" if str(part).isdigit() else f".{part}"
+            path += f"[{part}]" if part.isdigit() else f".{part}"
         fields.append({"path": path, "message": str(error.get("message", ""))})
     return fields

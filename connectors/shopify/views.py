@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 def shopify_webhook(request: HttpRequest) -> JsonResponse:
     """Verify a delivery's HMAC over the raw bytes, then store it and queue its runs.
 
-    Answers 401 before parsing anything when the signature is missing or
+    Returns 401 before parsing anything when the signature is missing or
     wrong, and 200 for a repeated ``X-Shopify-Webhook-Id`` without a new run.
     """
     try:

@@ -1,6 +1,6 @@
 """Tests of the local Shopify sandbox over real loopback HTTP.
 
-They need no Django database or settings: run them with ``-p no:django``.
+They need no Django database; the sandbox modules import nothing from Django.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def test_button_click_unknown_customer_fails_step(
 def test_shopify_user_errors_become_step_fields(
     installed, live_server, api_key, rq_worker, settings
 ):
-    # Shopify rejects the order: its currency code is not one it knows.
+    # Shopify rejects the order because ZZZ is not an ISO 4217 currency code.
     workflow = installed.workflows.get(name="Create Shopify order from Acme Co")
     draft = versions.version_create_next(workflow=workflow)
     block = draft.blocks.get(key="create_order")

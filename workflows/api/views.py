@@ -21,8 +21,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 class EventCreateApi(APIView):
     """Accept a custom event: ``{event, user, data, idempotency_key}``.
 
-    Answers 202 with the event and the queued runs; a repeated idempotency key
-    answers 200 with the first answer.
+    Returns 202 with the event and the queued runs. A repeated idempotency
+    key returns 200 with the first response.
     """
 
     def post(self, request: Request) -> Response:

@@ -29,7 +29,7 @@ def stream_delivery_schedule(*, run_id: int, delivery_id: str) -> None:
 
 
 def execution_data(run: Run, delivery_id: str) -> dict[str, Any]:
-    """The body of a stream delivery: the run, its event and every step."""
+    """Build the body of a stream delivery: the run, its event and every step."""
     return {
         "delivery_id": delivery_id,
         "run": {

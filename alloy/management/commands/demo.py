@@ -48,7 +48,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, timeout: float, verbosity: int, **options):
         if verbosity < 2:
-            # The report below tells the story; -v 2 shows every log line too.
+            # The report printed below is the demo's output; -v 2 adds every log line.
             logging.getLogger().setLevel(logging.WARNING)
         self.timeout = timeout
         self.verbosity = verbosity
