@@ -1,5 +1,6 @@
 """Test settings: the project's settings against the local PostgreSQL and Redis."""
 
+import hashlib
 import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -9,5 +10,11 @@ os.environ.setdefault("SHOPIFY_CLIENT_SECRET", "test-shopify-client-secret")
 os.environ.setdefault("STREAM_RETRY_DELAYS", "1,1")
 
 from alloy.settings import *  # noqa: F403
+
+# A test database per checkout, so that suites run from two clones on one
+# machine do not drop each other's database. They still share the Redis
+# database unless REDIS_URL differs.
+_checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": f"test_alloy_{_checkout}"}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
