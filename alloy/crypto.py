@@ -1,7 +1,6 @@
 """Encryption of credentials at rest, and hashing of API keys."""
 
 import hashlib
-import hmac
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -44,10 +43,6 @@ def hash_token(token: str) -> str:
 
 def generate_token(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
-
-
-def hmac_sha256_hex(secret: str, message: bytes) -> str:
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 class EncryptedTextField(models.TextField):

@@ -32,10 +32,14 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
+        if isinstance(record.args, dict):
+            record.args = {
+                key: redact(value) if isinstance(value, str) else value
+                for key, value in record.args.items()
+            }
+        elif record.args:
             record.args = tuple(
-                redact(arg) if isinstance(arg, str) else arg for arg in args
+                redact(arg) if isinstance(arg, str) else arg for arg in record.args
             )
         for key, value in list(vars(record).items()):
             if key in _STANDARD_ATTRS:

@@ -1,6 +1,5 @@
 """Reads for workflows: published triggers, frozen version plans, runs."""
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,25 +77,29 @@ def app_event_workflows(
     )
 
 
+# Plans of released versions, which never change, kept for the process's life.
+_released_plans: dict[int, VersionPlan] = {}
+
+
 def version_plan(version_id: int) -> VersionPlan:
     """Load a version's blocks, mappings and compiled schemas.
 
-    Cached for the life of the process: a released version never changes.
-    Drafts are read fresh, since they change while being edited.
+    A released version's plan is built once per process and then served from
+    memory without a query. Drafts are read fresh, since they change while
+    being edited.
     """
+    plan = _released_plans.get(version_id)
+    if plan is not None:
+        return plan
     status = (
         WorkflowVersion.objects.filter(pk=version_id)
         .values_list("status", flat=True)
         .first()
     )
+    plan = _build_plan(version_id)
     if status == WorkflowVersion.Status.RELEASED:
-        return _released_plan(version_id)
-    return _build_plan(version_id)
-
-
-@functools.lru_cache(maxsize=1024)
-def _released_plan(version_id: int) -> VersionPlan:
-    return _build_plan(version_id)
+        _released_plans[version_id] = plan
+    return plan
 
 
 def _build_plan(version_id: int) -> VersionPlan:
@@ -143,6 +146,14 @@ def _build_plan(version_id: int) -> VersionPlan:
         trigger_config=dict(trigger_block.config),
         actions=tuple(steps[1:]),
         trigger_validator=trigger_validator,
+    )
+
+
+def run_list(*, workspace: Workspace, limit: int = 100) -> list[Run]:
+    return list(
+        Run.objects.filter(workspace=workspace)
+        .select_related("workflow", "version")
+        .order_by("-created_at")[:limit]
     )
 
 

@@ -12,7 +12,6 @@ from workflows.api.serializers import (
     RunSerializer,
     RunSummarySerializer,
 )
-from workflows.models import Run
 from workflows.services.intake import custom_event_ingest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -48,11 +47,7 @@ class EventCreateApi(APIView):
 
 class RunListApi(APIView):
     def get(self, request: Request) -> Response:
-        runs = (
-            Run.objects.filter(workspace=request.auth.workspace)
-            .select_related("workflow", "version")
-            .order_by("-created_at")[:100]
-        )
+        runs = selectors.run_list(workspace=request.auth.workspace)
         return Response({"results": RunSummarySerializer(runs, many=True).data})
 
 
