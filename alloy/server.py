@@ -2,11 +2,8 @@
 
 import threading
 
-from django.core.servers.basehttp import (
-    ThreadedWSGIServer,
-    WSGIRequestHandler,
-    get_internal_wsgi_application,
-)
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -23,7 +20,9 @@ class BackgroundServer:
         self._server = ThreadedWSGIServer(
             (host, port), _QuietHandler, allow_reuse_address=True
         )
-        self._server.set_app(get_internal_wsgi_application())
+        # WSGIHandler directly, not alloy.wsgi: that module calls django.setup()
+        # again, which reconfigures logging over the caller's log level.
+        self._server.set_app(WSGIHandler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="alloy-http", daemon=True

@@ -6,7 +6,10 @@ executed in-process, loopback outbound URLs allowed. Production sets at least
 ``ALLOWED_HOSTS``.
 """
 
+import base64
+import binascii
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -18,7 +21,58 @@ env_file = BASE_DIR / ".env"
 if env_file.exists():
     env.read_env(str(env_file))
 
-DEBUG = env.bool("DEBUG", default=False)
+
+def _setting(name: str, parse, default, expected: str):
+    """Read one variable, or stop at start-up naming it, its value and the fix."""
+    try:
+        return parse(name, default=default)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            f"The environment variable {name}={env.str(name)!r} is invalid: "
+            f"set it to {expected}."
+        ) from exc
+
+
+def _seconds_list(name: str, default: list[str]) -> list[float]:
+    values = [float(item) for item in env.list(name, default=default)]
+    if not values or any(value < 0 for value in values):
+        raise ValueError(name)
+    return values
+
+
+def _strict_bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(name)
+
+
+def _url(schemes: tuple[str, ...]):
+    def read(name: str, default: str) -> str:
+        value = env.str(name, default=default)
+        parsed = urlsplit(value)
+        if value and (
+            parsed.scheme not in schemes or not (parsed.netloc or parsed.path)
+        ):
+            raise ValueError(name)
+        return value
+
+    return read
+
+
+def _positive(parse):
+    def read(name: str, default):
+        value = parse(name, default=default)
+        if value <= 0:
+            raise ValueError(name)
+        return value
+
+    return read
+
+
+DEBUG = _setting("DEBUG", _strict_bool, False, "true or false")
 
 # The embedded defaults are for the demo and local development only. A
 # deployment that sets DEBUG=False and keeps them would sign sessions and
@@ -31,8 +85,22 @@ SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
 # rest. Generate one with ``python -c "from cryptography.fernet import Fernet;
 # print(Fernet.generate_key().decode())"``.
 ENCRYPTION_KEY = env.str("ENCRYPTION_KEY", default=_DEV_ENCRYPTION_KEY)
-ALLOW_INSECURE_DEFAULTS = env.bool("ALLOW_INSECURE_DEFAULTS", default=True)
-if not ALLOW_INSECURE_DEFAULTS and _DEV_SECRET_KEY in (SECRET_KEY, ENCRYPTION_KEY):
+try:
+    _encryption_key_bytes = base64.urlsafe_b64decode(ENCRYPTION_KEY)
+except (binascii.Error, ValueError):
+    _encryption_key_bytes = b""
+if len(_encryption_key_bytes) != 32:
+    raise ImproperlyConfigured(
+        "The environment variable ENCRYPTION_KEY is not a Fernet key (32 url-safe "
+        'base64-encoded bytes); generate one with python -c "from '
+        'cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".'
+    )
+ALLOW_INSECURE_DEFAULTS = _setting(
+    "ALLOW_INSECURE_DEFAULTS", _strict_bool, True, "true or false"
+)
+if not ALLOW_INSECURE_DEFAULTS and (
+    SECRET_KEY == _DEV_SECRET_KEY or ENCRYPTION_KEY == _DEV_ENCRYPTION_KEY
+):
     raise ImproperlyConfigured(
         "SECRET_KEY and ENCRYPTION_KEY must be set when "
         "ALLOW_INSECURE_DEFAULTS is false."
@@ -115,11 +183,18 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # Jobs: with REDIS_URL set, runs go through RQ; without it they execute in a
 # thread of the process that accepted the event.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = _setting(
+    "REDIS_URL",
+    _url(("redis", "rediss", "unix")),
+    "",
+    "a Redis URL such as redis://127.0.0.1:6379/0, or nothing",
+)
 RQ_QUEUES = {
     "default": {
         "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
-        "DEFAULT_TIMEOUT": env.int("RQ_DEFAULT_TIMEOUT", default=300),
+        "DEFAULT_TIMEOUT": _setting(
+            "RQ_DEFAULT_TIMEOUT", _positive(env.int), 300, "a whole number of seconds"
+        ),
     },
 }
 # The non-forking worker keeps imported code and compiled versions between
@@ -132,7 +207,7 @@ REST_FRAMEWORK = {
         "integrations.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["alloy.jsonbody.StrictJsonParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "alloy.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -143,25 +218,42 @@ REST_FRAMEWORK = {
 # addressed by its domain in the Host header.
 SHOPIFY_CLIENT_SECRET = env.str("SHOPIFY_CLIENT_SECRET", default="dev-shopify-secret")
 SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2026-07")
-SHOPIFY_API_URL = env.str("SHOPIFY_API_URL", default="")
-SHOPIFY_REQUEST_TIMEOUT = env.float("SHOPIFY_REQUEST_TIMEOUT", default=10.0)
+SHOPIFY_API_URL = _setting(
+    "SHOPIFY_API_URL", _url(("http", "https")), "", "an http(s) URL, or nothing"
+)
+SHOPIFY_REQUEST_TIMEOUT = _setting(
+    "SHOPIFY_REQUEST_TIMEOUT", _positive(env.float), 10.0, "a number of seconds"
+)
 
 # The address at which Shopify reaches this deployment's webhook endpoint.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+PUBLIC_BASE_URL = _setting(
+    "PUBLIC_BASE_URL",
+    _url(("http", "https")),
+    "http://127.0.0.1:8000",
+    "the http(s) URL at which Shopify reaches this server",
+)
 
 # Stream execution data deliveries, and the seconds before each retry of a
 # failed one (jittered by +-20%).
-STREAM_REQUEST_TIMEOUT = env.float("STREAM_REQUEST_TIMEOUT", default=10.0)
-STREAM_RETRY_DELAYS = [
-    float(delay)
-    for delay in env.list(
-        "STREAM_RETRY_DELAYS", default=["2", "10", "60", "300", "1800"]
-    )
-]
+STREAM_REQUEST_TIMEOUT = _setting(
+    "STREAM_REQUEST_TIMEOUT", _positive(env.float), 10.0, "a number of seconds"
+)
+STREAM_RETRY_DELAYS = _setting(
+    "STREAM_RETRY_DELAYS",
+    _seconds_list,
+    ["2", "10", "60", "300", "1800"],
+    "comma-separated seconds, such as 2,10,60",
+)
 
 # Intake limits.
-EVENT_MAX_BODY_BYTES = env.int("EVENT_MAX_BODY_BYTES", default=1_048_576)
+EVENT_MAX_BODY_BYTES = _setting(
+    "EVENT_MAX_BODY_BYTES", _positive(env.int), 1_048_576, "a whole number of bytes"
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = EVENT_MAX_BODY_BYTES
+# The deepest nesting of objects and arrays accepted in a JSON body.
+JSON_MAX_DEPTH = _setting(
+    "JSON_MAX_DEPTH", _positive(env.int), 64, "a whole number of levels"
+)
 
 LOGGING = {
     "version": 1,

@@ -3,8 +3,9 @@
 Credentials, signing secrets and key hashes are never shown.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from integrations import services as integration_services
 from integrations.models import (
     ApiKey,
     Connection,
@@ -21,6 +22,21 @@ class WorkspaceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     exclude = ["signing_secret"]
     filter_horizontal = ["members"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The secret signs every stream delivery, so a workspace never
+        # exists without one; the operator sees it once, here.
+        secret = integration_services.signing_secret_generate()
+        obj.signing_secret = secret
+        super().save_model(request, obj, form, change)
+        messages.warning(
+            request,
+            f"The signing secret of {obj.name} is {secret}. Copy it to the "
+            "author now; it is not shown again.",
+        )
 
 
 @admin.register(ApiKey)
@@ -52,10 +68,8 @@ class EndUserAdmin(admin.ModelAdmin):
 
 @admin.action(description="Disable selected connections")
 def disable_connections(modeladmin, request, queryset) -> None:
-    from integrations.services import connection_disable
-
     for connection in queryset:
-        connection_disable(connection=connection)
+        integration_services.connection_disable(connection=connection)
 
 
 @admin.register(Connection)
@@ -66,6 +80,10 @@ class ConnectionAdmin(admin.ModelAdmin):
     exclude = ["credentials"]
     readonly_fields = ["end_user", "app", "account_id"]
     actions = [disable_connections]
+
+    def has_add_permission(self, request) -> bool:
+        # Credentials come from the end user's own connect flow, never a form.
+        return False
 
 
 @admin.register(Installation)

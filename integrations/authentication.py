@@ -27,7 +27,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_authenticate(token.strip())
         if key is None:
             raise exceptions.AuthenticationFailed(
-                "The API key is invalid or revoked; create a new one in the builder."
+                "The API key is invalid or revoked; send an active key of the "
+                "workspace."
             )
         return (_WorkspaceUser(key), key)
 

@@ -26,9 +26,14 @@ API_KEY_PREFIX = "ak_live"
 SIGNING_SECRET_PREFIX = "whsec"  # noqa: S105 - a prefix, not a secret
 
 
+def signing_secret_generate() -> str:
+    """Return a new random secret for signing a workspace's outgoing deliveries."""
+    return f"{SIGNING_SECRET_PREFIX}_{secrets.token_urlsafe(32)}"
+
+
 def workspace_create(*, name: str, slug: str = "") -> tuple[Workspace, str]:
     """Create a workspace; returns it and its signing secret, shown only now."""
-    signing_secret = f"{SIGNING_SECRET_PREFIX}_{secrets.token_urlsafe(32)}"
+    signing_secret = signing_secret_generate()
     slug = slug or slugify(name) or "workspace"
     try:
         with transaction.atomic():

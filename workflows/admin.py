@@ -40,6 +40,9 @@ class BlockInline(FrozenWhenReleasedMixin, admin.TabularInline):
     def _released(self, obj) -> bool:
         return obj.is_released
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
@@ -60,11 +63,20 @@ class WorkflowVersionAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
     def _released(self, obj) -> bool:
         return obj.is_released
 
+    def has_add_permission(self, request) -> bool:
+        # A new version is a copy of the latest, made by version_new.
+        return False
+
 
 @admin.register(Block)
 class BlockAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
     list_display = ["key", "version", "position", "kind", "connector", "operation"]
     list_filter = ["kind", "connector"]
+
+    def has_add_permission(self, request) -> bool:
+        # Blocks are added to a draft through the version services, which
+        # check the connector's operation; a bare form would skip that.
+        return False
 
     def _released(self, obj) -> bool:
         return obj.version.is_released
@@ -74,6 +86,10 @@ class BlockAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
 class FieldMappingAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
     list_display = ["target", "kind", "block"]
     list_filter = ["kind"]
+
+    def has_add_permission(self, request) -> bool:
+        # Mappings are set through the version services, which parse them.
+        return False
 
     def _released(self, obj) -> bool:
         return obj.block.version.is_released
@@ -90,6 +106,10 @@ class PublicationAdmin(admin.ModelAdmin):
     ]
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Publications are the audit trail of what went live and when.
         return False
 
 

@@ -1,15 +1,14 @@
 """The endpoint Shopify delivers webhooks to."""
 
-import json
 import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from alloy.errors import error_body
+from alloy.jsonbody import InvalidJsonError, PayloadTooLargeError, json_body_parse
 from connectors.shopify import webhooks
 from connectors.shopify.client import SHOP_DOMAIN_PATTERN
 from workflows.services.intake import app_event_ingest
@@ -17,74 +16,68 @@ from workflows.services.intake import app_event_ingest
 logger = logging.getLogger(__name__)
 
 
+# The longest header value stored; Shopify's webhook ids are UUIDs.
+MAX_HEADER_LENGTH = 255
+
+
 @csrf_exempt
-@require_POST
 def shopify_webhook(request: HttpRequest) -> JsonResponse:
     """Verify a delivery's HMAC over the raw bytes, then store it and queue its runs.
 
     Returns 401 before parsing anything when the signature is missing or
     wrong, and 200 for a repeated ``X-Shopify-Webhook-Id`` without a new run.
     """
+    shop = request.headers.get(webhooks.SHOP_DOMAIN_HEADER, "")
+    if request.method != "POST":
+        response = _rejection(
+            shop,
+            "method_not_allowed",
+            f"{request.method} is not allowed; Shopify delivers webhooks with POST.",
+            status=405,
+        )
+        response["Allow"] = "POST"
+        return response
     try:
         body = request.body
     except RequestDataTooBig:
-        return JsonResponse(
-            error_body(
-                "payload_too_large",
-                f"The body exceeds {settings.EVENT_MAX_BODY_BYTES} bytes.",
-            ),
+        return _rejection(
+            shop,
+            "payload_too_large",
+            f"The body is larger than the limit of {settings.EVENT_MAX_BODY_BYTES} "
+            "bytes (EVENT_MAX_BODY_BYTES).",
             status=413,
         )
     signature = request.headers.get(webhooks.HMAC_HEADER)
     if not webhooks.verify_hmac(settings.SHOPIFY_CLIENT_SECRET, body, signature):
-        logger.warning(
-            "shopify.webhook.bad_signature",
-            extra={
-                "shop_domain": request.headers.get(webhooks.SHOP_DOMAIN_HEADER, ""),
-                "signature_present": bool(signature),
-            },
-        )
-        return JsonResponse(
-            error_body(
-                "invalid_signature",
-                f"{webhooks.HMAC_HEADER} is missing or does not match the body; "
-                "sign the raw body with the app's client secret.",
-            ),
+        return _rejection(
+            shop,
+            "invalid_signature",
+            f"{webhooks.HMAC_HEADER} is missing or does not match the body; "
+            "sign the raw body with the app's client secret.",
             status=401,
         )
 
     topic = request.headers.get(webhooks.TOPIC_HEADER, "")
-    shop = request.headers.get(webhooks.SHOP_DOMAIN_HEADER, "")
     webhook_id = request.headers.get(webhooks.WEBHOOK_ID_HEADER, "")
-    missing = [
-        {"path": f"headers.{name}", "message": "Required."}
-        for name, value in (
-            (webhooks.TOPIC_HEADER, topic),
-            (webhooks.SHOP_DOMAIN_HEADER, shop),
-            (webhooks.WEBHOOK_ID_HEADER, webhook_id),
-        )
-        if not value
-    ]
-    if missing:
-        return JsonResponse(
-            error_body(
-                "missing_headers", "Shopify webhook headers are missing.", missing
-            ),
-            status=400,
-        )
-    if not SHOP_DOMAIN_PATTERN.match(shop):
-        return JsonResponse(
-            error_body(
-                "invalid_shop_domain", f"{shop!r} is not a myshopify.com domain."
-            ),
-            status=400,
+    problems = _header_problems(topic=topic, shop=shop, webhook_id=webhook_id)
+    if problems:
+        return _rejection(
+            shop,
+            "invalid_headers",
+            "Shopify webhook headers are missing or invalid; see fields.",
+            problems,
         )
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return JsonResponse(
-            error_body("malformed_json", f"The body is not valid JSON: {exc}"),
-            status=400,
+        data = json_body_parse(body)
+    except (InvalidJsonError, PayloadTooLargeError) as exc:
+        return _rejection(shop, exc.code, exc.message, exc.fields, exc.status_code)
+    if not isinstance(data, dict):
+        return _rejection(
+            shop,
+            "invalid_payload",
+            f"The body is a JSON {_json_type(data)}; Shopify webhooks carry one "
+            "JSON object.",
+            [{"path": "$", "message": "Expected an object."}],
         )
 
     results = app_event_ingest(
@@ -100,3 +93,60 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
             "runs": [run.pk for result in results for run in result.runs],
         }
     )
+
+
+def _header_problems(*, topic: str, shop: str, webhook_id: str) -> list[dict]:
+    problems = [
+        {"path": f"headers.{name}", "message": "Required."}
+        for name, value in (
+            (webhooks.TOPIC_HEADER, topic),
+            (webhooks.SHOP_DOMAIN_HEADER, shop),
+            (webhooks.WEBHOOK_ID_HEADER, webhook_id),
+        )
+        if not value
+    ]
+    problems += [
+        {
+            "path": f"headers.{name}",
+            "message": f"Longer than {MAX_HEADER_LENGTH} characters.",
+        }
+        for name, value in (
+            (webhooks.TOPIC_HEADER, topic),
+            (webhooks.WEBHOOK_ID_HEADER, webhook_id),
+        )
+        if len(value) > MAX_HEADER_LENGTH
+    ]
+    if shop and not SHOP_DOMAIN_PATTERN.match(shop):
+        problems.append(
+            {
+                "path": f"headers.{webhooks.SHOP_DOMAIN_HEADER}",
+                "message": f"{shop[:100]!r} is not a myshopify.com domain.",
+            }
+        )
+    return problems
+
+
+def _rejection(
+    shop: str,
+    code: str,
+    message: str,
+    fields: list[dict] | None = None,
+    status: int = 400,
+) -> JsonResponse:
+    logger.warning(
+        "shopify.webhook.rejected",
+        extra={"shop_domain": shop[:100], "code": code, "status_code": status},
+    )
+    return JsonResponse(error_body(code, message, fields), status=status)
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array"

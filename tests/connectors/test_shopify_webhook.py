@@ -148,3 +148,37 @@ def test_unknown_shop_accepted_without_runs(installed, deliver):
 def test_get_not_allowed(client):
     response = client.get("/webhooks/shopify")
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize(
+    "body", [b"[1, 2, 3]", b"null", b'"an order"'], ids=["array", "null", "string"]
+)
+def test_signed_non_object_is_400(installed, deliver, body):
+    response = deliver(body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_payload"
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"note": "a\\u0000b"}', b'{"id": NaN}', b"[" * 10_000],
+    ids=["nul", "nan", "deep"],
+)
+def test_signed_unstorable_body_is_400(installed, deliver, body):
+    response = deliver(body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert Event.objects.count() == 0
+
+
+def test_long_webhook_id_is_400(installed, deliver):
+    response = deliver(shopify_bytes("orders_create.json"), webhook_id="w" * 300)
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert fields[0]["path"] == "headers.X-Shopify-Webhook-Id"
+
+
+def test_get_answers_json_405(client):
+    response = client.get("/webhooks/shopify")
+    assert response.json()["error"]["code"] == "method_not_allowed"

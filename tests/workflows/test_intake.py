@@ -191,3 +191,93 @@ def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (
+            b'{"event": "order_requested", "user": "merchant-1", "data": '
+            b'{"note": "a\\u0000b"}}',
+            "$.data.note",
+        ),
+        (
+            b'{"event": "order_requested", "user": "merchant-1", "data": '
+            b'{"note": "\\ud800"}}',
+            "$.data.note",
+        ),
+        (
+            b'{"event": "order_requested", "user": "merchant-1", "data": '
+            b'{"total": 1e400}}',
+            "$.data.total",
+        ),
+    ],
+    ids=["nul", "lone-surrogate", "infinite-number"],
+)
+def test_unstorable_value_named_by_path(installed, post, body, path):
+    response = post(body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "malformed_json"
+    assert error["fields"][0]["path"] == path
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"data": ' + b"[" * 100 + b"]" * 100 + b"}", b'{"n": NaN}'],
+    ids=["recursion", "over-max-depth", "nan"],
+)
+def test_unparsable_body_is_400(installed, post, body):
+    response = post(body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_invalid_utf8_is_400(installed, post):
+    response = post(b'{"event": "\xff"}')
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["error"]["message"]
+
+
+def test_oversized_body_is_413(installed, post, settings):
+    settings.EVENT_MAX_BODY_BYTES = 1024
+    response = post(event_body({"note": "x" * 2048}))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_event_name_must_be_string(installed, post):
+    response = post(event_body(event=123))
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][0]["path"] == "$.event"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "k" * 256, "has space", "tab\there"],
+    ids=["empty", "long", "space", "tab"],
+)
+def test_invalid_idempotency_header_is_400(installed, post, key):
+    response = post(event_body(), HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][0]["path"] == "$.headers.Idempotency-Key"
+    assert Event.objects.count() == 0
+
+
+def test_idempotency_header_and_body_differ(installed, post):
+    response = post(event_body(idempotency_key="a-1"), HTTP_IDEMPOTENCY_KEY="b-2")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][0]["path"] == "$.idempotency_key"
+
+
+def test_schema_errors_sorted_by_index(installed, post):
+    items = [{"title": "Widget", "quantity": 1, "price": "1.00"}] * 12
+    items = [*items[:2], {"title": "Widget", "quantity": 0, "price": "1.00"}, *items]
+    items[10] = {"title": "Widget", "quantity": 0, "price": "1.00"}
+    response = post(event_body({**ORDER_REQUESTED_SAMPLE, "line_items": items}))
+    paths = [field["path"] for field in response.json()["error"]["fields"]]
+    assert paths == [
+        "$.data.line_items[2].quantity",
+        "$.data.line_items[10].quantity",
+    ]

@@ -314,3 +314,27 @@ class TestReleasedVersionIsFrozen:
         )
         assert response.status_code == 403
         assert FieldMapping.objects.filter(pk=item.pk).exists()
+
+    def test_admin_block_add_forbidden(self, released, admin_client):
+        response = admin_client.post(
+            "/admin/workflows/block/add/",
+            {"version": released.pk, "position": 5, "kind": "action"},
+        )
+        assert response.status_code == 403
+        assert released.blocks.count() == 2
+
+    def test_admin_mapping_add_forbidden(self, released, admin_client):
+        block = released.blocks.get(key="create_order")
+        response = admin_client.post(
+            "/admin/workflows/fieldmapping/add/",
+            {"block": block.pk, "target": "note", "kind": "literal", "value": '"x"'},
+        )
+        assert response.status_code == 403
+
+    def test_admin_publication_delete_forbidden(self, released, admin_client):
+        versions.version_publish(version=released)
+        publication = Publication.objects.get(version=released)
+        response = admin_client.post(
+            f"/admin/workflows/publication/{publication.pk}/delete/", {"post": "yes"}
+        )
+        assert response.status_code == 403

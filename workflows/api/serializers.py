@@ -1,22 +1,69 @@
 """Serializers of the workflows API: input checks and output shapes."""
 
+import re
+
 from rest_framework import serializers
 
 from workflows.models import Run, RunStep, StreamDelivery
 
+# Printable ASCII, as HTTP header values and logs expect.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that rejects numbers and other JSON types, and keeps spaces."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 class EventInputSerializer(serializers.Serializer):
-    event = serializers.CharField(max_length=200)
-    user = serializers.CharField(max_length=255)
+    """A custom event; the ``Idempotency-Key`` header comes in through the context."""
+
+    event = StrictCharField(max_length=200)
+    user = StrictCharField(max_length=255)
     data = serializers.JSONField()
-    idempotency_key = serializers.CharField(
-        max_length=255, required=False, allow_blank=False
-    )
+    idempotency_key = StrictCharField(max_length=255, required=False)
 
     def validate_data(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("data must be a JSON object.")
         return value
+
+    def validate_idempotency_key(self, value: str) -> str:
+        if not IDEMPOTENCY_KEY_PATTERN.match(value):
+            raise serializers.ValidationError(
+                "Use 1 to 255 printable ASCII characters without spaces."
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        header = self.context.get("idempotency_key_header")
+        if header is None:
+            return attrs
+        if not IDEMPOTENCY_KEY_PATTERN.match(header):
+            raise serializers.ValidationError(
+                {
+                    "headers.Idempotency-Key": "Use 1 to 255 printable ASCII "
+                    "characters without spaces."
+                }
+            )
+        body_key = attrs.get("idempotency_key")
+        if body_key is not None and body_key != header:
+            raise serializers.ValidationError(
+                {
+                    "idempotency_key": "Differs from the Idempotency-Key header; "
+                    "send the key once."
+                }
+            )
+        attrs["idempotency_key"] = header
+        return attrs
 
 
 class RunSummarySerializer(serializers.ModelSerializer):

@@ -25,10 +25,13 @@ class EventCreateApi(APIView):
     """
 
     def post(self, request: Request) -> Response:
-        serializer = EventInputSerializer(data=request.data)
+        serializer = EventInputSerializer(
+            data=request.data,
+            context={"idempotency_key_header": request.headers.get(IDEMPOTENCY_HEADER)},
+        )
         serializer.is_valid(raise_exception=True)
         body = serializer.validated_data
-        key = request.headers.get(IDEMPOTENCY_HEADER) or body.get("idempotency_key")
+        key = body.get("idempotency_key")
         result = custom_event_ingest(
             workspace=request.auth.workspace,
             event_name=body["event"],

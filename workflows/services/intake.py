@@ -5,6 +5,7 @@ workflow in one transaction, then enqueue the runs after commit.
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +61,8 @@ def custom_event_ingest(
     end_user = end_user_get(workspace=workspace, external_id=user_id)
     if end_user is None:
         raise EndUserNotFoundError(
-            f"No end user with the id {user_id!r} in this workspace; create it with "
-            "POST /api/v1/end-users first.",
+            f"No end user with the id {user_id!r} in this workspace; check the id, "
+            "or create the end user before sending events for it.",
             fields=[{"path": "$.user", "message": f"Unknown end user {user_id!r}."}],
         )
     workflows = selectors.custom_event_workflows(
@@ -182,6 +183,12 @@ def _ingest_for_connection(
             )
             runs = _create_runs(event, workflows, installations)
     except IntegrityError:
+        # Only the unique (connection, delivery_id) constraint means a repeat;
+        # any other integrity failure is a defect and must surface.
+        if not Event.objects.filter(
+            connection=connection, delivery_id=delivery_id
+        ).exists():
+            raise
         logger.info(
             "workflows.app_event.duplicate",
             extra={"connection_id": connection.pk, "delivery_id": delivery_id},
@@ -241,12 +248,18 @@ def _validate_data(workflows: list[Workflow], data: Any) -> None:
             seen.add(entry)
             problems.append({"path": path, "message": error.message})
     if problems:
-        problems.sort(key=lambda p: p["path"])
+        problems.sort(key=lambda p: _path_sort_key(p["path"]))
         raise EventRejected(
             f"The event data does not match the schema: {len(problems)} "
             f"problem{'s' if len(problems) != 1 else ''}; see fields.",
             fields=problems[:MAX_REPORTED_ERRORS],
         )
+
+
+def _path_sort_key(path: str) -> list[tuple[int, int | str]]:
+    """Order JSON paths so that ``[2]`` comes before ``[10]``."""
+    parts = re.findall(r"\[(\d+)\]|\.([^.\[]+)", path)
+    return [(0, int(index)) if index else (1, name) for index, name in parts]
 
 
 def _event_by_idempotency_key(workspace: Workspace, key: str) -> Event | None:

@@ -26,7 +26,6 @@ from workflows.tutorial import (
     tutorial_integration_create,
 )
 
-SHOP_DOMAIN = "acme-demo-store.myshopify.com"
 EXPECTED_RUNS = 4
 EXPECTED_STREAM_DELIVERIES = 2
 
@@ -50,9 +49,15 @@ class Command(BaseCommand):
         if verbosity < 2:
             # The report printed below is the demo's output; -v 2 adds every log line.
             logging.getLogger().setLevel(logging.WARNING)
+        if timeout <= 0:
+            raise CommandError(f"--timeout must be a positive number, not {timeout}.")
         self.timeout = timeout
         self.verbosity = verbosity
         self.failures: list[str] = []
+        # A fresh workspace and shop on every run, so that a second demo on the
+        # same database never delivers webhooks to an earlier demo's workspace.
+        self.suffix = uuid.uuid4().hex[:6]
+        self.shop_domain = f"acme-demo-{self.suffix}.myshopify.com"
         call_command("migrate", verbosity=0, interactive=False)
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         mode = "in-process jobs" if settings.JOBS_IN_PROCESS else "RQ worker"
@@ -62,8 +67,8 @@ class Command(BaseCommand):
         server = BackgroundServer().start()
         settings.SHOPIFY_API_URL = sandbox.url
         settings.PUBLIC_BASE_URL = server.url
-        token = sandbox.add_shop(SHOP_DOMAIN)
-        self._say(f"Shopify sandbox   {sandbox.url} (shop {SHOP_DOMAIN})")
+        token = sandbox.add_shop(self.shop_domain)
+        self._say(f"Shopify sandbox   {sandbox.url} (shop {self.shop_domain})")
         self._say(f"Alloy server      {server.url}")
 
         worker = (
@@ -87,9 +92,8 @@ class Command(BaseCommand):
     def _run(
         self, sandbox: ShopifySandbox, server: BackgroundServer, token: str
     ) -> None:
-        suffix = uuid.uuid4().hex[:6]
         workspace, signing_secret = integration_services.workspace_create(
-            name="Acme Co", slug=f"acme-co-{suffix}"
+            name="Acme Co", slug=f"acme-co-{self.suffix}"
         )
         _, api_key = integration_services.api_key_create(
             workspace=workspace, name="demo"
@@ -106,7 +110,7 @@ class Command(BaseCommand):
         connection = integration_services.connection_create(
             end_user=end_user,
             app="shopify",
-            account_id=SHOP_DOMAIN,
+            account_id=self.shop_domain,
             credentials={"access_token": token},
         )
         integration = tutorial_integration_create(
@@ -124,7 +128,7 @@ class Command(BaseCommand):
             self._say(
                 f"  published v{workflow.published_version.number}: {workflow.name}"
             )
-        shop = sandbox.shop(SHOP_DOMAIN)
+        shop = sandbox.shop(self.shop_domain)
         topics = sorted(s["topic"] for s in shop.webhook_subscriptions)
         self._say(f"  webhook subscriptions in the shop: {', '.join(topics)}")
 
@@ -174,7 +178,7 @@ class Command(BaseCommand):
         self.failures.append(f"timed out waiting for {what}")
 
     def _report_shop(self, sandbox: ShopifySandbox) -> None:
-        shop = sandbox.shop(SHOP_DOMAIN)
+        shop = sandbox.shop(self.shop_domain)
         self._heading("In the Shopify sandbox")
         if not shop.orders:
             self.failures.append("the sandbox shop has no order")

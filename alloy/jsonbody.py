@@ -1,0 +1,118 @@
+"""Strict parsing of JSON request bodies, for the API and app webhooks.
+
+Python's ``json`` accepts input that the database cannot store or that no
+caller means. This module rejects each such value with its JSON path:
+``NaN`` and ``Infinity``, numbers that overflow to infinity, NUL characters
+(PostgreSQL's jsonb rejects them), unpaired UTF-16 surrogates (not encodable
+as UTF-8), and nesting deep enough to exhaust the stack.
+"""
+
+import json
+import math
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
+
+from alloy.errors import ApplicationError
+
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+class InvalidJsonError(ApplicationError):
+    """A body that is not JSON the platform can store."""
+
+    code = "malformed_json"
+
+
+class PayloadTooLargeError(ApplicationError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON; send numbers as finite values")
+
+
+def json_body_parse(body: bytes) -> Any:
+    """Parse UTF-8 JSON bytes, or raise InvalidJsonError naming the problem.
+
+    Raises PayloadTooLargeError past ``EVENT_MAX_BODY_BYTES``.
+    """
+    if len(body) > settings.EVENT_MAX_BODY_BYTES:
+        raise PayloadTooLargeError(
+            f"The body is larger than the limit of {settings.EVENT_MAX_BODY_BYTES} "
+            "bytes (EVENT_MAX_BODY_BYTES); send less data per request."
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJsonError(
+            f"The body is not valid UTF-8 at byte {exc.start}; encode it as UTF-8."
+        ) from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidJsonError(_too_deep_message()) from None
+    except ValueError as exc:
+        raise InvalidJsonError(f"The body is not valid JSON: {exc}.") from None
+    problem = _first_unstorable(value)
+    if problem is not None:
+        path, message = problem
+        raise InvalidJsonError(
+            f"The body cannot be stored: {message}",
+            fields=[{"path": path, "message": message}],
+        )
+    return value
+
+
+def _too_deep_message() -> str:
+    return (
+        f"The body nests objects and arrays deeper than "
+        f"{settings.JSON_MAX_DEPTH} levels (JSON_MAX_DEPTH); flatten it."
+    )
+
+
+def _first_unstorable(value: Any) -> tuple[str, str] | None:
+    """Return the path and reason of the first value that cannot be stored."""
+    stack: list[tuple[Any, str, int]] = [(value, "$", 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > settings.JSON_MAX_DEPTH:
+                return path, _too_deep_message()
+            for key, child in item.items():
+                if _UNSTORABLE_CHARACTERS.search(key):
+                    return path, f"the key {key!r} contains {_character_name(key)}."
+                stack.append((child, f"{path}.{key}", depth + 1))
+        elif isinstance(item, list):
+            if depth > settings.JSON_MAX_DEPTH:
+                return path, _too_deep_message()
+            for index, child in enumerate(item):
+                stack.append((child, f"{path}[{index}]", depth + 1))
+        elif isinstance(item, str):
+            if _UNSTORABLE_CHARACTERS.search(item):
+                return path, f"the string contains {_character_name(item)}."
+        elif isinstance(item, float) and not math.isfinite(item):
+            return path, "the number is too large; send it as a string."
+    return None
+
+
+def _character_name(text: str) -> str:
+    if "\x00" in text:
+        return "a NUL character (\\u0000), which cannot be stored"
+    return "an unpaired UTF-16 surrogate, which is not valid Unicode"
+
+
+class StrictJsonParser(BaseParser):
+    """DRF's JSON parser with the checks of ``json_body_parse``."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        if stream is None:
+            raise ParseError("The body is empty; send a JSON object.")
+        body = stream.read(settings.EVENT_MAX_BODY_BYTES + 1)
+        return json_body_parse(body)
