@@ -58,7 +58,7 @@ def json_body_parse(body: bytes) -> Any:
         raise InvalidJsonError(_too_deep_message()) from None
     except ValueError as exc:
         raise InvalidJsonError(f"The body is not valid JSON: {exc}.") from None
-    problem = _first_unstorable(value)
+    problem = first_unstorable(value)
     if problem is not None:
         path, message = problem
         raise InvalidJsonError(
@@ -75,8 +75,8 @@ def _too_deep_message() -> str:
     )
 
 
-def _first_unstorable(value: Any) -> tuple[str, str] | None:
-    """Return the path and reason of the first value that cannot be stored."""
+def first_unstorable(value: Any) -> tuple[str, str] | None:
+    """Return the JSON path and reason of the first value that cannot be stored."""
     stack: list[tuple[Any, str, int]] = [(value, "$", 1)]
     while stack:
         item, path, depth = stack.pop()
@@ -98,6 +98,24 @@ def _first_unstorable(value: Any) -> tuple[str, str] | None:
         elif isinstance(item, float) and not math.isfinite(item):
             return path, "the number is too large; send it as a string."
     return None
+
+
+def json_storable(value: Any) -> Any:
+    """Return a copy of ``value`` that the database can store as JSON.
+
+    For records of what a third party returned, which must be kept even when
+    they contain values that ``json_body_parse`` rejects: NUL characters and
+    unpaired surrogates become U+FFFD, and non-finite numbers become strings.
+    """
+    if isinstance(value, dict):
+        return {json_storable(key): json_storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_storable(item) for item in value]
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARACTERS.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def _character_name(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from alloy.jsonbody import first_unstorable, json_storable
 from connectors import registry
 from integrations.models import Connection
 from workflows import mapping, selectors
@@ -184,6 +185,19 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
                 },
                 step_input,
             )
+    unstorable = first_unstorable(step_input)
+    if unstorable is not None:
+        # Checked before the call, so that no side effect happens for a step
+        # whose record the database would reject.
+        path, message = unstorable
+        raise _StepFailed(
+            {
+                "code": "invalid_step_input",
+                "message": f"{path}: {message}",
+                "fields": [{"path": path, "message": message}],
+            },
+            json_storable(step_input),
+        )
     action_context = _action_context(run, step, action)
     try:
         output = action.execute(action_context, step_input)
@@ -263,9 +277,9 @@ def _record_step(
         "block_id": step.block_id,
         "key": step.key,
         "status": outcome.status,
-        "input": outcome.step_input,
-        "output": outcome.output,
-        "error": outcome.error,
+        "input": json_storable(outcome.step_input),
+        "output": json_storable(outcome.output),
+        "error": json_storable(outcome.error),
         "started_at": started_at,
         "finished_at": timezone.now(),
         "duration_ms": int((time.monotonic() - started) * 1000),

@@ -46,6 +46,10 @@ def compile_expression(text: str) -> ParsedResult:
         return jmespath.compile(text)
     except jmespath_exceptions.JMESPathError as exc:
         raise ExpressionSyntaxError(_parser_message(exc)) from exc
+    except RecursionError:
+        raise ExpressionSyntaxError(
+            "the expression nests too deeply to parse; simplify it"
+        ) from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -101,6 +105,13 @@ def evaluate(
             continue
         except (ExpressionSyntaxError, jmespath_exceptions.JMESPathError) as exc:
             failures.append(MappingFailure(target, f"cannot evaluate: {exc}"))
+            continue
+        except (TypeError, ValueError, RecursionError) as exc:
+            # JMESPath functions and comparisons raise these on data of the
+            # wrong type, e.g. a string compared with a number.
+            failures.append(
+                MappingFailure(target, f"cannot evaluate {value!r} on this data: {exc}")
+            )
             continue
         _assign(result, target, mapped)
     return result, failures
@@ -172,11 +183,13 @@ def _path_steps(node: dict) -> list[tuple[str, Any]] | None:
             steps.extend(child_steps)
         return steps
     if kind == "index_expression":
-        left, index = node["children"]
+        # jmespath 1.x builds ``a[0][3]`` as one node with the field and then
+        # each index as children.
+        left, *indexes = node["children"]
         steps = _path_steps(left)
-        if steps is None or index["type"] != "index":
+        if steps is None or any(index["type"] != "index" for index in indexes):
             return None
-        return [*steps, ("index", index["value"])]
+        return [*steps, *(("index", index["value"]) for index in indexes)]
     return None
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import F
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
+from referencing import Registry
 
 from connectors import registry
 from integrations.models import Integration, Workspace
@@ -137,8 +138,12 @@ def _build_plan(version_id: int) -> VersionPlan:
     trigger_validator = None
     schema = trigger_block.config.get("schema")
     if trigger_block.connector == "custom" and schema:
+        # An empty registry resolves references inside the schema only; the
+        # default would fetch a remote $ref over the network.
         trigger_validator = Draft202012Validator(
-            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            schema,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+            registry=Registry(),
         )
     return VersionPlan(
         version_id=version_id,

@@ -9,7 +9,11 @@ fields under ``user``.
 from typing import Any
 
 import jsonschema
+from jmespath.functions import Functions
 from jmespath.parser import ParsedResult
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from connectors import registry
 from workflows import mapping
@@ -28,6 +32,8 @@ USER_SCHEMA: dict[str, Any] = {
 _UNKNOWN: dict[str, Any] = {}
 
 Problem = dict[str, str]
+
+_FUNCTIONS = Functions().FUNCTION_TABLE
 
 
 def trigger_schema(block: Block) -> dict[str, Any] | None:
@@ -54,7 +60,44 @@ def check_custom_event_schema(schema: Any, *, path: str) -> list[Problem]:
         return [
             {"path": path, "message": 'The event schema must have "type": "object".'}
         ]
-    return []
+    return _check_references_in_schema(schema, path=path)
+
+
+def _check_references_in_schema(schema: dict, *, path: str) -> list[Problem]:
+    """Reject a ``$ref`` that points outside the schema or resolves to nothing.
+
+    Validation never fetches a remote schema, so such a reference would fail
+    every event at intake instead of at release.
+    """
+    resolver = Registry().resolver_with_root(
+        Resource.from_contents(schema, default_specification=DRAFT202012)
+    )
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str]] = [(schema, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key not in ("$ref", "$dynamicRef"):
+                stack.append((value, f"{where}.{key}"))
+                continue
+            if not isinstance(value, str) or not value.startswith("#"):
+                message = (
+                    f"{key} {value!r} points outside the schema; only references "
+                    "within it, such as '#/$defs/address', are supported."
+                )
+            else:
+                try:
+                    resolver.lookup(value)
+                    continue
+                except Unresolvable:
+                    message = f"{key} {value!r} does not resolve within the schema."
+            problems.append({"path": f"{where}.{key}", "message": message})
+    return problems
 
 
 def check_version(blocks: list[Block]) -> list[Problem]:
@@ -139,14 +182,11 @@ def _check_mappings(
                 "message": f"Map at least one of: {choices}.",
             }
         )
-    known_inputs = action.input_schema.get("properties", {})
     for item in mappings:
         path = f"{label}.inputs.{item.target}"
-        top = item.target.split(".", 1)[0]
-        if top not in known_inputs:
-            problems.append(
-                {"path": path, "message": f"{action.title} has no input {top!r}."}
-            )
+        target_problem = _check_target(action, item)
+        if target_problem:
+            problems.append({"path": path, "message": target_problem})
         try:
             expressions = mapping.expressions_of(item.kind, item.value)
         except mapping.ExpressionSyntaxError as exc:
@@ -159,17 +199,67 @@ def _check_mappings(
     return problems
 
 
+def _check_target(action: registry.Action, item) -> str | None:
+    """Return why a mapping's target or literal value cannot be the action's input."""
+    schema: dict = action.input_schema
+    walked: list[str] = []
+    for name in item.target.split("."):
+        properties = schema.get("properties", {})
+        if name in properties:
+            schema = _as_schema(properties[name])
+        elif not walked:
+            return f"{action.title} has no input {name!r}."
+        elif schema.get("additionalProperties") is False:
+            return f"The input {'.'.join(walked)!r} has no field {name!r}."
+        else:
+            schema = _as_schema(schema.get("additionalProperties", True))
+        walked.append(name)
+    if item.kind == mapping.LITERAL:
+        errors = list(
+            jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+            ).iter_errors(item.value)
+        )
+        if errors:
+            return f"The literal {item.value!r} is not accepted: {errors[0].message}"
+    if item.kind == mapping.TEMPLATE:
+        declared = schema.get("type")
+        types = declared if isinstance(declared, list) else [declared]
+        if declared is not None and "string" not in types:
+            return (
+                f"A template produces text, but this input takes {declared}; "
+                "map an expression instead."
+            )
+    return None
+
+
 def _check_references(expression: ParsedResult, root: dict, path: str) -> list[Problem]:
     unknown: list[str] = []
     _resolve(expression.parsed, root, "", unknown)
     return [
-        {
-            "path": path,
-            "message": f"{expression.expression!r} references {name}, which the "
-            "data does not have.",
-        }
-        for name in unknown
+        {"path": path, "message": f"{expression.expression!r} {problem}."}
+        for problem in unknown
     ]
+
+
+def _as_schema(value: Any) -> dict:
+    """Return a subschema as a dict; JSON Schema allows ``true`` and ``false`` too."""
+    if isinstance(value, dict):
+        return value
+    if value is False:
+        return {"not": {}}
+    return _UNKNOWN
+
+
+def _scalar_type(schema: dict | None) -> str | None:
+    """Return the type of a schema that can never have fields, if it is one."""
+    if not schema:
+        return None
+    declared = schema.get("type")
+    types = declared if isinstance(declared, list) else [declared]
+    if declared is None or "object" in types:
+        return None
+    return " or ".join(str(name) for name in types)
 
 
 def _properties(schema: dict | None) -> dict | None:
@@ -189,8 +279,8 @@ def _properties(schema: dict | None) -> dict | None:
 
 
 def _items(schema: dict | None) -> dict:
-    if schema and isinstance(schema.get("items"), dict):
-        return schema["items"]
+    if schema and "items" in schema:
+        return _as_schema(schema["items"])
     return _UNKNOWN
 
 
@@ -201,13 +291,24 @@ def _resolve(node: dict, schema: dict | None, where: str, unknown: list[str]) ->
     if kind == "field":
         name = node["value"]
         label = f"{where}.{name}" if where else name
+        scalar = _scalar_type(schema)
+        if scalar is not None:
+            hint = f"; use {where}[*].{name}" if scalar == "array" else ""
+            unknown.append(
+                f"reads the field {name!r} of '{where}', which is of type "
+                f"{scalar} and has no fields{hint}"
+            )
+            return _UNKNOWN
         properties = _properties(schema)
         if properties is None:
             return _UNKNOWN
-        if name not in properties:
-            unknown.append(f"'{label}'")
+        field_schema = _as_schema(properties.get(name, False))
+        if name not in properties or field_schema == {"not": {}}:
+            unknown.append(f"references '{label}', which the data does not have")
             return _UNKNOWN
-        return properties[name] | {"$label": label}
+        return field_schema | {"$label": label}
+    if kind == "function_expression":
+        return _resolve_function(node, schema, where, unknown)
     if kind in ("subexpression", "pipe"):
         current = schema
         for child in children:
@@ -215,6 +316,9 @@ def _resolve(node: dict, schema: dict | None, where: str, unknown: list[str]) ->
         return current
     if kind == "index_expression":
         left = _resolve(children[0], schema, where, unknown)
+        if any(child["type"] == "slice" for child in children[1:]):
+            # A slice keeps the array; a projection after it reads the items.
+            return left
         return _items(left) | {"$label": _label(left, where) + "[]"}
     if kind in ("projection", "filter_projection"):
         left = _resolve(children[0], schema, where, unknown)
@@ -241,12 +345,67 @@ def _resolve(node: dict, schema: dict | None, where: str, unknown: list[str]) ->
     if kind in ("current", "identity"):
         return schema or _UNKNOWN
     if kind == "value_projection":
-        _resolve(children[0], schema, where, unknown)
+        left = _resolve(children[0], schema, where, unknown)
+        values = list((_properties(left) or {}).values())
+        if values and all(_properties(_as_schema(v)) is not None for v in values):
+            # Every value is an object with declared fields: the right side
+            # must name a field of at least one of them.
+            found: list[list[str]] = []
+            for value in values:
+                misses: list[str] = []
+                _resolve(children[1], _as_schema(value), "", misses)
+                found.append(misses)
+            if all(found):
+                unknown.append(
+                    f"reads fields under '{_label(left, where)}.*' that no value "
+                    f"has: {found[0][0]}"
+                )
         return _UNKNOWN
     for child in children:
         # Functions, comparisons and boolean operators read fields of the
         # current value; their own result type is not tracked.
         _resolve(child, schema, where, unknown)
+    return _UNKNOWN
+
+
+# Functions whose expression argument (``&expr``) reads each item of an array
+# argument: the function name, then the positions of the array and the expref.
+_EXPREF_FUNCTIONS = {
+    "sort_by": (0, 1),
+    "max_by": (0, 1),
+    "min_by": (0, 1),
+    "map": (1, 0),
+}
+
+
+def _resolve_function(
+    node: dict, schema: dict | None, where: str, unknown: list[str]
+) -> dict:
+    name = node["value"]
+    children = node["children"]
+    signature = _FUNCTIONS.get(name, {}).get("signature")
+    if signature is None:
+        unknown.append(f"calls {name}(), which is not a JMESPath function")
+        return _UNKNOWN
+    variadic = any(argument.get("variadic") for argument in signature)
+    if len(children) < len(signature) or (
+        not variadic and len(children) > len(signature)
+    ):
+        expected = f"{'at least ' if variadic else ''}{len(signature)}"
+        unknown.append(
+            f"calls {name}() with {len(children)} arguments, but it takes {expected}"
+        )
+        return _UNKNOWN
+    array_position, expref_position = _EXPREF_FUNCTIONS.get(name, (None, None))
+    for position, child in enumerate(children):
+        if position == expref_position and child["type"] == "expref":
+            continue
+        resolved = _resolve(child, schema, where, unknown)
+        if position == array_position and expref_position is not None:
+            expref = children[expref_position]
+            if expref["type"] == "expref":
+                item_where = _label(resolved, where) + "[]"
+                _resolve(expref["children"][0], _items(resolved), item_where, unknown)
     return _UNKNOWN
 
 

@@ -61,4 +61,6 @@ def verify(
     if abs(now - timestamp) > tolerance_seconds:
         return False
     expected = sign(secret, timestamp=timestamp, delivery_id=delivery_id, body=body)
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(
+        expected.encode(), signature.encode("utf-8", "surrogateescape")
+    )

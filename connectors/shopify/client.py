@@ -11,7 +11,7 @@ from connectors.registry import ActionError
 
 logger = logging.getLogger(__name__)
 
-SHOP_DOMAIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+SHOP_DOMAIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com\Z")
 
 
 class ShopifyClient:

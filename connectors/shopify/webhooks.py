@@ -26,4 +26,8 @@ def verify_hmac(secret: str, body: bytes, header_value: str | None) -> bool:
     """
     if not header_value or not secret:
         return False
-    return hmac.compare_digest(compute_hmac(secret, body), header_value.strip())
+    # Bytes, because compare_digest raises TypeError on non-ASCII strings and
+    # the header is whatever the sender chose.
+    expected = compute_hmac(secret, body).encode()
+    received = header_value.strip().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected, received)

@@ -182,3 +182,9 @@ def test_long_webhook_id_is_400(installed, deliver):
 def test_get_answers_json_405(client):
     response = client.get("/webhooks/shopify")
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_non_ascii_signature_rejected(installed, deliver):
+    response = deliver(shopify_bytes("orders_create.json"), signature="é" * 44)
+    assert response.status_code == 401
+    assert Event.objects.count() == 0

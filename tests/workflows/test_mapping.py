@@ -157,3 +157,37 @@ def test_template_rejects_bad_inner_expression():
 def test_failure_field_uses_json_path():
     _, failures = evaluate([("email", "expression", "event.x")], required={"email"})
     assert failures[0].as_field()["path"] == "$.email"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "event.line_items[?price > `1`].title",
+        "max_by(event.line_items, &title).quantity | merge(@, `1`)",
+    ],
+    ids=["string-compared-with-number", "merge-non-object"],
+)
+def test_type_error_fails_mapping(expression):
+    result, failures = evaluate([("x", "expression", expression)], required={"x"})
+    assert "x" not in result
+    assert [failure.target for failure in failures] == ["x"]
+
+
+def test_comparison_type_error_is_failure():
+    _, failures = evaluate(
+        [("x", "expression", "event.line_items[?price > `1`].title")]
+    )
+    assert failures[0].target == "x"
+
+
+def test_double_index_missing_item_named():
+    context = {"event": {"grid": [[1, 2]]}, "steps": {}, "user": {}}
+    _, failures = mapping.evaluate(
+        [("x", "expression", "event.grid[0][3]")], context, required={"x"}
+    )
+    assert "item 'event.grid[0][3]'" in failures[0].message
+
+
+def test_deeply_nested_expression_rejected():
+    with pytest.raises(mapping.ExpressionSyntaxError):
+        mapping.compile_expression("(" * 3000 + "event" + ")" * 3000)

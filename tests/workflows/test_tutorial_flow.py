@@ -223,3 +223,37 @@ def test_rqworker_command_executes_run(installed, live_server, api_key, sandbox)
     )
     assert Run.objects.get(pk=run_id).status == Run.Status.SUCCEEDED
     assert len(sandbox.shop(SHOP_DOMAIN).orders) == 1
+
+
+def _publish_order_note(workflow, expression):
+    draft = versions.version_create_next(workflow=workflow)
+    block = draft.blocks.get(key="create_order")
+    versions.mapping_set(
+        block=block, target="note", kind="expression", value=expression
+    )
+    versions.version_release(version=draft)
+    versions.version_publish(version=draft)
+
+
+def test_unstorable_step_input_fails_before_call(
+    installed, live_server, api_key, sandbox, rq_worker
+):
+    workflow = installed.workflows.get(name="Create Shopify order from Acme Co")
+    _publish_order_note(workflow, '`"a\\u0000b"`')
+    response = send(live_server, api_key, "order_requested", ORDER_REQUESTED_SAMPLE)
+    rq_worker()
+    run = Run.objects.get(pk=response.json()["runs"][0]["id"])
+    step = run.steps.get(key="create_order")
+    assert run.status == Run.Status.FAILED
+    assert step.error["fields"][0]["path"] == "$.note"
+    assert sandbox.shop(SHOP_DOMAIN).orders == []
+
+
+def test_mapping_type_error_fails_run(installed, live_server, api_key, rq_worker):
+    workflow = installed.workflows.get(name="Create Shopify order from Acme Co")
+    _publish_order_note(workflow, "join(', ', event.line_items[?price > `1`].title)")
+    response = send(live_server, api_key, "order_requested", ORDER_REQUESTED_SAMPLE)
+    rq_worker()
+    run = Run.objects.get(pk=response.json()["runs"][0]["id"])
+    assert run.status == Run.Status.FAILED
+    assert run.steps.get(key="create_order").error["code"] == "mapping_failed"

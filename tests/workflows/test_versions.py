@@ -1,9 +1,14 @@
 """Draft editing, release validation, publish, new version and rollback."""
 
+import threading
+import time
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
+from django.utils import timezone
 
+from alloy.errors import ValidationError
 from integrations import services as integration_services
 from workflows.exceptions import (
     ReleasedVersionError,
@@ -64,7 +69,11 @@ def release_first(workflow):
 
 
 def problem_messages(excinfo):
-    return [f"{p['path']}: {p['message']}" for p in excinfo.value.fields]
+    return problem_messages_of(excinfo.value)
+
+
+def problem_messages_of(error):
+    return [f"{p['path']}: {p['message']}" for p in error.fields]
 
 
 def test_release_freezes_draft(workflow):
@@ -338,3 +347,229 @@ class TestReleasedVersionIsFrozen:
             f"/admin/workflows/publication/{publication.pk}/delete/", {"post": "yes"}
         )
         assert response.status_code == 403
+
+
+def release_problems(workflow, mappings):
+    draft = workflow.versions.get()
+    line_items = (
+        "line_items",
+        "expression",
+        "event.line_items[*].{title: title, quantity: quantity}",
+    )
+    add_order_action(draft, [line_items, *mappings])
+    with pytest.raises(ReleaseValidationError) as excinfo:
+        versions.version_release(version=draft)
+    return problem_messages(excinfo)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "event.line_items[0:2].nope",
+        "event.email.nope",
+        "event.line_items.title",
+        "nosuchfn(event.email)",
+        "length(`1`, `2`)",
+    ],
+    ids=["slice", "field-of-string", "field-of-array", "function", "arity"],
+)
+def test_release_rejects_bad_reference(workflow, expression):
+    messages = release_problems(workflow, [("note", "expression", expression)])
+    assert len(messages) == 1
+    assert messages[0].startswith("blocks.create_order.inputs.note:")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "sort_by(event.line_items, &title)[0].title",
+        "join(',', map(&title, event.line_items))",
+        "max_by(event.line_items, &quantity).title",
+    ],
+    ids=["sort_by", "map", "max_by"],
+)
+def test_release_accepts_expression_reference(workflow, expression):
+    draft = workflow.versions.get()
+    add_order_action(
+        draft,
+        [
+            ("line_items", "expression", "event.line_items"),
+            ("note", "expression", expression),
+        ],
+    )
+    released = versions.version_release(version=draft)
+    assert released.is_released
+
+
+def test_release_rejects_unknown_nested_target(workflow):
+    messages = release_problems(
+        workflow, [("customer.nope", "expression", "event.email")]
+    )
+    assert messages == [
+        "blocks.create_order.inputs.customer.nope: The input 'customer' has no "
+        "field 'nope'."
+    ]
+
+
+def test_release_rejects_literal_outside_enum(workflow):
+    messages = release_problems(workflow, [("financial_status", "literal", "bogus")])
+    assert "is not accepted" in messages[0]
+
+
+def test_release_rejects_template_for_array(workflow):
+    messages = release_problems(workflow, [("tags", "template", "{{ event.email }}")])
+    assert "takes array" in messages[0]
+
+
+def test_release_accepts_boolean_subschema(integration):
+    workflow = versions.workflow_create(
+        integration=integration,
+        name="Boolean schema",
+        trigger_connector="custom",
+        trigger_operation="custom_event",
+        trigger_config={
+            "event_name": "anything",
+            "schema": {
+                "type": "object",
+                "properties": {"email": True, "line_items": True},
+            },
+        },
+    )
+    released = release_first(workflow)
+    assert released.is_released
+
+
+@pytest.mark.parametrize(
+    ("reference", "reason"),
+    [
+        ("http://127.0.0.1:9/schema.json", "points outside the schema"),
+        ("#/$defs/missing", "does not resolve"),
+    ],
+    ids=["remote", "unresolvable"],
+)
+def test_schema_ref_rejected(integration, reference, reason):
+    schema = {"type": "object", "properties": {"email": {"$ref": reference}}}
+    with pytest.raises(ValidationError) as excinfo:
+        versions.workflow_create(
+            integration=integration,
+            name="Remote ref",
+            trigger_connector="custom",
+            trigger_operation="custom_event",
+            trigger_config={"event_name": "remote", "schema": schema},
+        )
+    assert reason in excinfo.value.fields[0]["message"]
+    assert not integration.workflows.filter(name="Remote ref").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["", "   ", "x" * 201, "a\x00b"], ids=["empty", "blank", "long", "nul"]
+)
+def test_workflow_create_rejects_bad_name(integration, name):
+    with pytest.raises(ValidationError) as excinfo:
+        versions.workflow_create(
+            integration=integration,
+            name=name,
+            trigger_connector="shopify",
+            trigger_operation="order_created",
+        )
+    assert excinfo.value.fields[0]["path"] == "$.name"
+
+
+def test_workflow_create_bad_trigger_stores_nothing(integration):
+    with pytest.raises(ValidationError):
+        versions.workflow_create(
+            integration=integration,
+            name="Bad stream",
+            trigger_connector="shopify",
+            trigger_operation="order_created",
+            trigger_config={"stream_url": "ftp://example.test/"},
+        )
+    assert not integration.workflows.exists()
+
+
+@pytest.mark.parametrize(
+    "stream_url",
+    ["http://127.0.0.1:99999/x", "http://127.0.0.1/" + "x" * 2000],
+    ids=["port", "length"],
+)
+def test_trigger_rejects_bad_stream_url(workflow, stream_url):
+    with pytest.raises(ValidationError) as excinfo:
+        versions.trigger_set(
+            version=workflow.versions.get(),
+            connector="shopify",
+            operation="order_created",
+            config={"stream_url": stream_url},
+        )
+    assert excinfo.value.fields[0]["path"] == "$.config.stream_url"
+
+
+@pytest.mark.parametrize(
+    ("target", "kind", "value", "path"),
+    [
+        ("note\n", "literal", "x", "$.target"),
+        ("body..x", "literal", "x", "$.target"),
+        (7, "literal", "x", "$.target"),
+        ("note", "literal", "a\x00b", "$.value"),
+        ("note", "literal", float("nan"), "$.value"),
+        ("note", "template", 5, "$.value"),
+    ],
+    ids=["newline", "empty-part", "not-string", "nul", "nan", "template-number"],
+)
+def test_mapping_set_rejects_bad_input(workflow, target, kind, value, path):
+    block = versions.action_add(
+        version=workflow.versions.get(),
+        key="create_order",
+        connector="shopify",
+        operation="create_order",
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        versions.mapping_set(block=block, target=target, kind=kind, value=value)
+    assert excinfo.value.fields[0]["path"] == path
+
+
+def test_queryset_update_cannot_release_draft(workflow):
+    draft = workflow.versions.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkflowVersion.objects.filter(pk=draft.pk).update(
+            status="released", released_at=timezone.now()
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_release_waits_for_open_edit(workflow):
+    """An edit still open when release starts is validated, not slipped in."""
+    draft = workflow.versions.get()
+    block = add_order_action(draft)
+    edited = threading.Event()
+    outcome: dict = {}
+
+    def edit() -> None:
+        try:
+            with transaction.atomic():
+                versions.mapping_set(
+                    block=block, target="note", kind="expression", value="event.nope"
+                )
+                edited.set()
+                # Hold the transaction open while the release waits for it.
+                time.sleep(0.5)
+        finally:
+            edited.set()
+            db_connection.close()
+
+    def release() -> None:
+        edited.wait(timeout=10)
+        try:
+            versions.version_release(version=WorkflowVersion.objects.get(pk=draft.pk))
+        except ReleaseValidationError as exc:
+            outcome["problems"] = problem_messages_of(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=edit), threading.Thread(target=release)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    draft.refresh_from_db()
+    assert draft.status == WorkflowVersion.Status.DRAFT
+    assert any("event.nope" in problem for problem in outcome.get("problems", []))

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from workflows.models import Run, RunStep, StreamDelivery
 
 # Printable ASCII, as HTTP header values and logs expect.
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 
 
 class StrictCharField(serializers.CharField):

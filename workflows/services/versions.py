@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from alloy.errors import ValidationError
+from alloy.jsonbody import first_unstorable
 from connectors import registry
 from integrations.models import Integration
 from workflows import mapping, validation
@@ -28,9 +29,17 @@ from workflows.models import Block, FieldMapping, Publication, Workflow, Workflo
 
 logger = logging.getLogger(__name__)
 
-EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$")
-BLOCK_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}\Z")
+BLOCK_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 TRIGGER_KEY = "trigger"
+# The stream delivery records keep the URL in a column of this length.
+STREAM_URL_MAX_LENGTH = 2000
+# Column lengths of Workflow.name and FieldMapping.target.
+WORKFLOW_NAME_MAX_LENGTH = 200
+MAPPING_TARGET_MAX_LENGTH = 255
+MAPPING_TARGET_PATTERN = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z"
+)
 
 
 @transaction.atomic
@@ -42,23 +51,33 @@ def workflow_create(
     trigger_operation: str,
     trigger_config: dict[str, Any] | None = None,
 ) -> Workflow:
-    """Create a workflow with a first draft version holding its trigger block."""
-    try:
-        with transaction.atomic():
-            workflow = Workflow.objects.create(integration=integration, name=name)
-    except IntegrityError as exc:
+    """Create a workflow with a first draft version holding its trigger block.
+
+    Raises ValidationError for a bad name or trigger; nothing is stored then.
+    """
+    problem = _text_problem(name, max_length=WORKFLOW_NAME_MAX_LENGTH)
+    if problem:
         raise ValidationError(
-            f"The integration already has a workflow named {name!r}.",
-            code="already_exists",
-            fields=[{"path": "$.name", "message": "Already taken."}],
-        ) from exc
-    version = WorkflowVersion.objects.create(workflow=workflow, number=1)
-    trigger_set(
-        version=version,
-        connector=trigger_connector,
-        operation=trigger_operation,
-        config=trigger_config or {},
-    )
+            f"The workflow name is invalid: {problem}",
+            fields=[{"path": "$.name", "message": problem}],
+        )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                workflow = Workflow.objects.create(integration=integration, name=name)
+        except IntegrityError as exc:
+            raise ValidationError(
+                f"The integration already has a workflow named {name!r}.",
+                code="already_exists",
+                fields=[{"path": "$.name", "message": "Already taken."}],
+            ) from exc
+        version = WorkflowVersion.objects.create(workflow=workflow, number=1)
+        trigger_set(
+            version=version,
+            connector=trigger_connector,
+            operation=trigger_operation,
+            config=trigger_config or {},
+        )
     logger.info(
         "workflows.workflow.created",
         extra={"workflow_id": workflow.pk, "version_id": version.pk},
@@ -66,9 +85,34 @@ def workflow_create(
     return workflow
 
 
+def _text_problem(value: Any, *, max_length: int) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string."
+    if not value.strip():
+        return "must not be blank."
+    if len(value) > max_length:
+        return f"must be at most {max_length} characters."
+    unstorable = first_unstorable(value)
+    if unstorable is not None:
+        return unstorable[1]
+    return None
+
+
 def _require_draft(version: WorkflowVersion) -> None:
     if version.is_released:
         raise ReleasedVersionError(version)
+
+
+def _lock_draft(version_id: int) -> WorkflowVersion:
+    """Lock a draft's row until the transaction ends; raise if it is released.
+
+    Every edit holds this lock, so a concurrent version_release waits for the
+    edit to commit and then validates it, and an edit that waits for a
+    release reads the released status.
+    """
+    version = WorkflowVersion.objects.select_for_update().get(pk=version_id)
+    _require_draft(version)
+    return version
 
 
 def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
@@ -90,20 +134,31 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
         )
     stream_url = config.get("stream_url")
     if stream_url not in (None, ""):
-        parts = urlsplit(str(stream_url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(
-                {
-                    "path": "$.config.stream_url",
-                    "message": f"{stream_url!r} is not an http or https URL.",
-                }
-            )
+        problem = _stream_url_problem(stream_url)
+        if problem:
+            problems.append({"path": "$.config.stream_url", "message": problem})
     unknown = set(config) - {"event_name", "schema", "stream_url", "sample"}
     for key in sorted(unknown):
         problems.append({"path": f"$.config.{key}", "message": "Unknown setting."})
     return problems
 
 
+def _stream_url_problem(stream_url: Any) -> str | None:
+    if not isinstance(stream_url, str):
+        return "The stream URL must be a string."
+    if len(stream_url) > STREAM_URL_MAX_LENGTH:
+        return f"The stream URL is longer than {STREAM_URL_MAX_LENGTH} characters."
+    parts = urlsplit(stream_url)
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{stream_url!r} has an invalid port; use 1 to 65535."
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return f"{stream_url!r} is not an http or https URL."
+    return None
+
+
+@transaction.atomic
 def trigger_set(
     *,
     version: WorkflowVersion,
@@ -112,7 +167,7 @@ def trigger_set(
     config: dict[str, Any],
 ) -> Block:
     """Set the draft's trigger; raises ValidationError naming each bad setting."""
-    _require_draft(version)
+    _lock_draft(version.pk)
     if registry.trigger_get(connector, operation) is None:
         raise ValidationError(
             f"Unknown trigger {connector}.{operation}.",
@@ -120,6 +175,13 @@ def trigger_set(
         )
     if not isinstance(config, dict):
         raise ValidationError("The trigger config must be a JSON object.")
+    unstorable = first_unstorable(config)
+    if unstorable is not None:
+        path, message = unstorable
+        raise ValidationError(
+            f"The trigger config cannot be stored: {message}",
+            fields=[{"path": "$.config" + path[1:], "message": message}],
+        )
     problems = _check_trigger_config(connector, config)
     if problems:
         raise ValidationError("The trigger settings are invalid.", fields=problems)
@@ -142,7 +204,7 @@ def action_add(
     *, version: WorkflowVersion, key: str, connector: str, operation: str
 ) -> Block:
     """Append an action block to a draft."""
-    _require_draft(version)
+    _lock_draft(version.pk)
     if registry.action_get(connector, operation) is None:
         raise ValidationError(
             f"Unknown action {connector}.{operation}.",
@@ -173,7 +235,7 @@ def action_add(
 @transaction.atomic
 def action_remove(*, block: Block) -> None:
     """Remove an action from a draft and close the gap in positions."""
-    _require_draft(block.version)
+    _lock_draft(block.version_id)
     if block.kind == Block.Kind.TRIGGER:
         raise ValidationError("A workflow's trigger cannot be removed; replace it.")
     version = block.version
@@ -185,15 +247,36 @@ def action_remove(*, block: Block) -> None:
         later.save(update_fields=["position", "updated_at"])
 
 
+@transaction.atomic
 def mapping_set(*, block: Block, target: str, kind: str, value: Any) -> FieldMapping:
     """Map one input of a draft's action; the expression must parse now."""
-    _require_draft(block.version)
+    _lock_draft(block.version_id)
     if block.kind != Block.Kind.ACTION:
         raise ValidationError("Only action blocks have input mappings.")
     if kind not in mapping.KINDS:
         raise ValidationError(
             f"{kind!r} is not a mapping kind; use one of {', '.join(mapping.KINDS)}.",
             fields=[{"path": "$.kind", "message": "Unknown kind."}],
+        )
+    problem = _text_problem(target, max_length=MAPPING_TARGET_MAX_LENGTH)
+    if problem is None and not MAPPING_TARGET_PATTERN.match(target):
+        problem = "use input names joined by dots, such as customer.email."
+    if problem:
+        raise ValidationError(
+            f"The mapping target {target!r} is invalid: {problem}",
+            fields=[{"path": "$.target", "message": problem}],
+        )
+    unstorable = first_unstorable(value)
+    if unstorable is not None:
+        path, message = unstorable
+        raise ValidationError(
+            f"The {kind} cannot be stored: {message}",
+            fields=[{"path": "$.value" + path[1:], "message": message}],
+        )
+    if kind != mapping.LITERAL and not isinstance(value, str):
+        raise ValidationError(
+            f"The {kind} must be a string.",
+            fields=[{"path": "$.value", "message": "Must be a string."}],
         )
     action = registry.action_get(block.connector, block.operation)
     top = target.split(".", 1)[0]
@@ -215,8 +298,9 @@ def mapping_set(*, block: Block, target: str, kind: str, value: Any) -> FieldMap
     return item
 
 
+@transaction.atomic
 def mapping_remove(*, block: Block, target: str) -> None:
-    _require_draft(block.version)
+    _lock_draft(block.version_id)
     for item in block.mappings.filter(target=target):
         item.delete()
 
@@ -242,6 +326,7 @@ def version_release(
             + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
             fields=problems,
         )
+    _mark_releasing(version.pk)
     version.status = WorkflowVersion.Status.RELEASED
     version.released_at = timezone.now()
     version.released_by = released_by
@@ -254,6 +339,17 @@ def version_release(
         extra={"workflow_id": version.workflow_id, "version_id": version.pk},
     )
     return version
+
+
+def _mark_releasing(version_id: int) -> None:
+    """Tell PostgreSQL's freeze trigger that this transaction validated the version."""
+    db = transaction.get_connection()
+    if db.vendor != "postgresql":
+        return
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('alloy.releasing_version', %s, true)", [str(version_id)]
+        )
 
 
 @transaction.atomic

@@ -103,7 +103,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
         token = self.headers.get("X-Shopify-Access-Token") or ""
         if not hmac.compare_digest(
-            token.encode("utf-8"), shop.access_token.encode("utf-8")
+            token.encode("utf-8", "surrogateescape"), shop.access_token.encode("utf-8")
         ):
             logger.warning(
                 "shopify_sandbox.request.unauthorized",
