@@ -98,6 +98,17 @@ def _text_problem(value: Any, *, max_length: int) -> str | None:
     return None
 
 
+def _reject_unstorable(value: Any, *, field: str, label: str) -> None:
+    """Raise ValidationError when the database could not store ``value`` as JSON."""
+    unstorable = first_unstorable(value)
+    if unstorable is not None:
+        path, message = unstorable
+        raise ValidationError(
+            f"{label} cannot be stored: {message}",
+            fields=[{"path": f"$.{field}{path[1:]}", "message": message}],
+        )
+
+
 def _require_draft(version: WorkflowVersion) -> None:
     if version.is_released:
         raise ReleasedVersionError(version)
@@ -175,13 +186,7 @@ def trigger_set(
         )
     if not isinstance(config, dict):
         raise ValidationError("The trigger config must be a JSON object.")
-    unstorable = first_unstorable(config)
-    if unstorable is not None:
-        path, message = unstorable
-        raise ValidationError(
-            f"The trigger config cannot be stored: {message}",
-            fields=[{"path": "$.config" + path[1:], "message": message}],
-        )
+    _reject_unstorable(config, field="config", label="The trigger config")
     problems = _check_trigger_config(connector, config)
     if problems:
         raise ValidationError("The trigger settings are invalid.", fields=problems)
@@ -266,13 +271,7 @@ def mapping_set(*, block: Block, target: str, kind: str, value: Any) -> FieldMap
             f"The mapping target {target!r} is invalid: {problem}",
             fields=[{"path": "$.target", "message": problem}],
         )
-    unstorable = first_unstorable(value)
-    if unstorable is not None:
-        path, message = unstorable
-        raise ValidationError(
-            f"The {kind} cannot be stored: {message}",
-            fields=[{"path": "$.value" + path[1:], "message": message}],
-        )
+    _reject_unstorable(value, field="value", label=f"The {kind}")
     if kind != mapping.LITERAL and not isinstance(value, str):
         raise ValidationError(
             f"The {kind} must be a string.",
