@@ -9,7 +9,14 @@ from jsonschema.protocols import Validator
 
 from connectors import registry
 from integrations.models import Integration, Workspace
-from workflows.models import Block, FieldMapping, Run, Workflow, WorkflowVersion
+from workflows.models import (
+    Block,
+    FieldMapping,
+    InstalledVersion,
+    Run,
+    Workflow,
+    WorkflowVersion,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,42 @@ def trigger_topics_for_integration(*, integration: Integration) -> list[str]:
         if trigger and trigger.topic:
             topics.add(trigger.topic)
     return sorted(topics)
+
+
+def installed_topics_for_account(*, app: str, account_id: str) -> list[str]:
+    """Webhook topics that the installed versions on an app account listen to.
+
+    Covers every installation whose active connection is that account.
+    """
+    operations = (
+        Block.objects.filter(
+            kind=Block.Kind.TRIGGER,
+            connector=app,
+            version__installed_by__installation__connection__app=app,
+            version__installed_by__installation__connection__account_id=account_id,
+            version__installed_by__installation__connection__status="active",
+        )
+        .values_list("operation", flat=True)
+        .distinct()
+    )
+    topics = set()
+    for operation in operations:
+        trigger = registry.trigger_get(app, operation)
+        if trigger and trigger.topic:
+            topics.add(trigger.topic)
+    return sorted(topics)
+
+
+def installed_version_ids(
+    *, installation_ids: list[int], workflow_ids: list[int]
+) -> dict[tuple[int, int], int]:
+    """Map ``(installation_id, workflow_id)`` to the version that installation runs."""
+    rows = InstalledVersion.objects.filter(
+        installation_id__in=installation_ids, workflow_id__in=workflow_ids
+    ).values_list("installation_id", "workflow_id", "version_id")
+    return {
+        (installation, workflow): version for installation, workflow, version in rows
+    }
 
 
 def custom_event_workflows(*, workspace: Workspace, event_name: str) -> list[Workflow]:

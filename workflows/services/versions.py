@@ -19,6 +19,7 @@ from alloy.errors import ValidationError
 from connectors import registry
 from integrations.models import Integration
 from workflows import mapping, validation
+from workflows.services import installed_versions
 from workflows.exceptions import (
     ReleasedVersionError,
     ReleaseValidationError,
@@ -258,7 +259,11 @@ def version_release(
 
 @transaction.atomic
 def version_publish(*, version: WorkflowVersion, published_by: str = "") -> Workflow:
-    """Make a released version the one new events run. Locks the workflow row."""
+    """Make a released version the one new events run. Locks the workflow row.
+
+    Installations that follow the published version move to it, and a job
+    reconciles their shops' webhook subscriptions after commit.
+    """
     workflow = Workflow.objects.select_for_update().get(pk=version.workflow_id)
     version = WorkflowVersion.objects.get(pk=version.pk)
     if not version.is_released:
@@ -276,6 +281,7 @@ def version_publish(*, version: WorkflowVersion, published_by: str = "") -> Work
         published_by=published_by,
         previous_version_id=previous_id,
     )
+    installed_versions.followers_move(workflow=workflow)
     logger.info(
         "workflows.version.published",
         extra={
