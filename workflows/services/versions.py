@@ -19,13 +19,13 @@ from alloy.errors import ValidationError
 from connectors import registry
 from integrations.models import Integration
 from workflows import mapping, validation
-from workflows.services import installed_versions
 from workflows.exceptions import (
     ReleasedVersionError,
     ReleaseValidationError,
     VersionStateError,
 )
 from workflows.models import Block, FieldMapping, Publication, Workflow, WorkflowVersion
+from workflows.services import installed_versions
 
 logger = logging.getLogger(__name__)
 
