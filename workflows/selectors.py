@@ -1,9 +1,10 @@
 """Reads for workflows: published triggers, frozen version plans, runs."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
@@ -192,12 +193,31 @@ def _build_plan(version_id: int) -> VersionPlan:
     )
 
 
-def run_list(*, workspace: Workspace, limit: int = 100) -> list[Run]:
-    return list(
-        Run.objects.filter(workspace=workspace)
-        .select_related("workflow", "version")
-        .order_by("-created_at")[:limit]
+def run_filter(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    user: str | None = None,
+    workflow: int | None = None,
+    integration: int | None = None,
+    event: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Run]:
+    """Runs of a workspace matching every filter given."""
+    runs = Run.objects.filter(workspace=workspace).select_related(
+        "workflow", "version", "end_user"
     )
+    conditions = {
+        "status": status,
+        "end_user__external_id": user,
+        "workflow_id": workflow,
+        "workflow__integration_id": integration,
+        "event_id": event,
+        "created_at__gte": created_after,
+        "created_at__lt": created_before,
+    }
+    return runs.filter(**{k: v for k, v in conditions.items() if v is not None})
 
 
 def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
