@@ -4,6 +4,7 @@ Credentials, signing secrets and key hashes are never shown.
 """
 
 from django.contrib import admin, messages
+from django.db import models
 
 from integrations import services as integration_services
 from integrations.models import (
@@ -22,6 +23,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     exclude = ["signing_secret"]
     filter_horizontal = ["members"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change) -> None:
         if change:

@@ -7,12 +7,8 @@ from rest_framework import serializers
 
 from integrations.models import Connection, EndUser, Installation, Integration
 from integrations.selectors import installation_workflow_versions
+from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.api.serializers import StrictCharField
-
-# The author's own id of an end user: it appears in URL paths, so no '/',
-# '?', '#', '%' or spaces.
-EXTERNAL_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-EXTERNAL_ID_FORBIDDEN = re.compile(r"[/?#%\\]")
 
 
 class EndUserInputSerializer(serializers.Serializer):
@@ -21,11 +17,8 @@ class EndUserInputSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, default="")
 
     def validate_id(self, value: str) -> str:
-        if not EXTERNAL_ID_PATTERN.match(value) or EXTERNAL_ID_FORBIDDEN.search(value):
-            raise serializers.ValidationError(
-                "Use 1 to 255 printable ASCII characters without spaces, '/', '?', "
-                "'#', '%' or '\\'."
-            )
+        if not is_external_id(value):
+            raise serializers.ValidationError(EXTERNAL_ID_RULE)
         return value
 
 

@@ -18,13 +18,16 @@ from alloy.errors import NotFoundError
 from integrations import selectors, services, tokens
 from integrations.api import serializers as s
 from integrations.models import EndUser, Installation, Integration
+from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.services import installed_versions
 
 
 def _end_user(request: Request, external_id: str) -> EndUser:
-    end_user = selectors.end_user_get(
-        workspace=request.auth.workspace, external_id=external_id
-    )
+    end_user = None
+    if is_external_id(external_id):
+        end_user = selectors.end_user_get(
+            workspace=request.auth.workspace, external_id=external_id
+        )
     if end_user is None:
         raise NotFoundError(
             f"No end user with the id {external_id!r} in this workspace.",
@@ -238,9 +241,12 @@ class InstallationListApi(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
+        user = params.get("user")
+        if user is not None and not is_external_id(user):
+            raise ValidationError({"user": EXTERNAL_ID_RULE})
         return selectors.installation_filter(
             workspace=self.request.auth.workspace,
-            external_id=params.get("user"),
+            external_id=user,
             integration_id=_positive_int(params.get("integration"), "integration"),
         )
 

@@ -5,6 +5,7 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.models import Run, RunStep, StreamDelivery
 
 # Printable ASCII, as HTTP header values and logs expect.
@@ -146,6 +147,11 @@ class RunFilterSerializer(serializers.Serializer):
     event = serializers.IntegerField(min_value=1, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+    def validate_user(self, value: str) -> str:
+        if not is_external_id(value):
+            raise serializers.ValidationError(EXTERNAL_ID_RULE)
+        return value
 
 
 class RunStepSerializer(serializers.ModelSerializer):

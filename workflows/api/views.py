@@ -142,20 +142,18 @@ class EventBatchApi(APIView):
         return {"index": index, "status": code, **_accepted_body(result)}
 
 
-class RunListApi(generics.GenericAPIView):
+@extend_schema(parameters=[RunFilterSerializer])
+class RunListApi(generics.ListAPIView):
     """Runs of the workspace, newest first, filtered by the query parameters."""
 
     serializer_class = RunListItemSerializer
 
-    @extend_schema(parameters=[RunFilterSerializer])
-    def get(self, request: Request) -> Response:
-        filters = RunFilterSerializer(data=request.query_params)
+    def get_queryset(self):
+        filters = RunFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        runs = selectors.run_filter(
-            workspace=request.auth.workspace, **filters.validated_data
+        return selectors.run_filter(
+            workspace=self.request.auth.workspace, **filters.validated_data
         )
-        page = self.paginate_queryset(runs)
-        return self.get_paginated_response(RunListItemSerializer(page, many=True).data)
 
 
 def _run(request: Request, run_id: int) -> Run:

@@ -1,0 +1,229 @@
+"""The JSON API: tenant isolation, batches, replay, versions, rate limits, schema."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from integrations import services as integration_services
+from workflows.models import Event, Run
+from workflows.tutorial import ORDER_REQUESTED_SAMPLE, tutorial_integration_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def installed(workspace, end_user, connection, sandbox, settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
+    integration = tutorial_integration_create(
+        workspace=workspace, stream_base_url="http://127.0.0.1:9"
+    )
+    installation = integration_services.installation_create(
+        end_user=end_user, integration=integration, connection=connection
+    )
+    return installation
+
+
+def client_for(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def api(api_key):
+    return client_for(api_key)
+
+
+@pytest.fixture
+def stranger(db):
+    other, _ = integration_services.workspace_create(name="Other", slug="other")
+    _, key = integration_services.api_key_create(workspace=other, name="other")
+    return client_for(key)
+
+
+def test_other_workspace_gets_404_everywhere(installed, api, stranger):
+    run = api.post(
+        "/api/v1/events",
+        {
+            "event": "order_requested",
+            "user": "merchant-1",
+            "data": ORDER_REQUESTED_SAMPLE,
+        },
+        format="json",
+    ).json()["runs"][0]["id"]
+    ids = {
+        "user": "merchant-1",
+        "integration": installed.integration_id,
+        "installation": installed.pk,
+        "connection": installed.connection_id,
+        "run": run,
+    }
+    calls = [
+        ("get", "/api/v1/end-users/{user}", None),
+        ("delete", "/api/v1/end-users/{user}", None),
+        ("post", "/api/v1/end-users/{user}/token", None),
+        ("get", "/api/v1/end-users/{user}/connections", None),
+        (
+            "post",
+            "/api/v1/end-users/{user}/connections",
+            {
+                "app": "shopify",
+                "account_id": "x.myshopify.com",
+                "credentials": {"access_token": "t"},
+            },
+        ),
+        ("delete", "/api/v1/end-users/{user}/connections/{connection}", None),
+        ("get", "/api/v1/integrations/{integration}", None),
+        ("patch", "/api/v1/integrations/{integration}", {"version_policy": "pinned"}),
+        ("post", "/api/v1/integrations/{integration}/upgrade", {}),
+        ("get", "/api/v1/installations/{installation}", None),
+        ("delete", "/api/v1/installations/{installation}", None),
+        ("post", "/api/v1/installations/{installation}/upgrade", {}),
+        ("get", "/api/v1/runs/{run}", None),
+        ("post", "/api/v1/runs/{run}/replay", None),
+        ("get", "/api/v1/integrations?user={user}", None),
+        (
+            "post",
+            "/api/v1/installations",
+            {
+                "user": "merchant-1",
+                "integration": installed.integration_id,
+                "connection": installed.connection_id,
+            },
+        ),
+    ]
+    for method, path, body in calls:
+        response = getattr(stranger, method)(path.format(**ids), body, format="json")
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert stranger.get("/api/v1/runs").json()["results"] == []
+    assert stranger.get("/api/v1/end-users").json()["results"] == []
+    assert stranger.get("/api/v1/installations").json()["results"] == []
+    assert api.get("/api/v1/end-users/merchant-1").status_code == 200
+    assert Run.objects.filter(pk=run).exists()
+
+
+def test_batch_stores_valid_names_invalid(installed, api):
+    good = {
+        "event": "order_requested",
+        "user": "merchant-1",
+        "data": ORDER_REQUESTED_SAMPLE,
+    }
+    bad_schema = {**good, "data": {"email": "nope"}}
+    response = api.post(
+        "/api/v1/events/batch",
+        {"events": [good, bad_schema, "text", {"event": "order_requested"}, good]},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [r["status"] for r in body["results"]] == [202, 422, 400, 400, 202]
+    paths = [f["path"] for f in body["results"][1]["error"]["fields"]]
+    assert "$.events[1].data.email" in paths
+    assert body["results"][2]["error"]["fields"][0]["path"] == "$.events[2]"
+    missing = [f["path"] for f in body["results"][3]["error"]["fields"]]
+    assert "$.events[3].user" in missing
+    assert Event.objects.count() == 2
+
+
+def test_batch_over_500_rejected(installed, api):
+    event = {"event": "order_requested", "user": "merchant-1", "data": {}}
+    response = api.post(
+        "/api/v1/events/batch", {"events": [event] * 501}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][0]["path"] == "$.events"
+
+
+def test_replay_runs_same_version(installed, api):
+    first = api.post(
+        "/api/v1/events",
+        {
+            "event": "order_requested",
+            "user": "merchant-1",
+            "data": ORDER_REQUESTED_SAMPLE,
+        },
+        format="json",
+    ).json()["runs"][0]["id"]
+    replay = api.post(f"/api/v1/runs/{first}/replay")
+    assert replay.status_code == 202
+    original, again = Run.objects.get(pk=first), Run.objects.get(pk=replay.json()["id"])
+    assert again.version_id == original.version_id
+    assert again.event_id == original.event_id
+    assert again.replay_of_id == original.pk
+
+
+def test_pinned_installation_waits_for_upgrade(installed, api, settings):
+    from workflows.services import versions
+
+    integration = installed.integration
+    api.patch(
+        f"/api/v1/integrations/{integration.pk}",
+        {"version_policy": "pinned"},
+        format="json",
+    )
+    workflow = integration.workflows.get(name="Create Shopify order from Acme Co")
+    first = workflow.published_version
+    draft = versions.version_create_next(workflow=workflow)
+    versions.version_release(version=draft)
+    versions.version_publish(version=draft)
+    listed = api.get("/api/v1/integrations", {"user": "merchant-1"}).json()["results"][
+        0
+    ]
+    assert listed["installation"]["upgrade_available"] is True
+    event = {
+        "event": "order_requested",
+        "user": "merchant-1",
+        "data": ORDER_REQUESTED_SAMPLE,
+    }
+    pinned_run = api.post("/api/v1/events", event, format="json").json()["runs"][0]
+    assert pinned_run["version"] == first.number
+    api.post(f"/api/v1/integrations/{integration.pk}/upgrade", {}, format="json")
+    upgraded_run = api.post("/api/v1/events", event, format="json").json()["runs"][0]
+    assert upgraded_run["version"] == draft.number
+
+
+def test_follower_moves_on_rollback(installed, api):
+    from workflows.services import versions
+
+    workflow = installed.integration.workflows.get(
+        name="Create Shopify order from Acme Co"
+    )
+    first = workflow.published_version
+    draft = versions.version_create_next(workflow=workflow)
+    versions.version_release(version=draft)
+    versions.version_publish(version=draft)
+    versions.version_rollback(workflow=workflow, version=first)
+    event = {
+        "event": "order_requested",
+        "user": "merchant-1",
+        "data": ORDER_REQUESTED_SAMPLE,
+    }
+    run = api.post("/api/v1/events", event, format="json").json()["runs"][0]
+    assert run["version"] == first.number
+
+
+def test_end_user_delete_removes_installations(installed, api, sandbox):
+    from tests.conftest import SHOP_DOMAIN
+
+    assert api.delete("/api/v1/end-users/merchant-1").status_code == 204
+    assert api.get("/api/v1/installations").json()["results"] == []
+    assert sandbox.shop(SHOP_DOMAIN).webhook_subscriptions == []
+
+
+def test_rate_limit_answers_429(api, settings, monkeypatch):
+    from alloy.api import ApiKeyRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    cache.clear()
+    codes = [api.get("/api/v1/end-users").status_code for _ in range(3)]
+    response = api.get("/api/v1/end-users")
+    assert codes == [200, 200, 429]
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "throttled"
+
+
+def test_docs_served_without_cdn(client):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    assert b"cdn" not in page.content.lower()
