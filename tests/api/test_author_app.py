@@ -222,3 +222,30 @@ def test_install_rejects_non_myshopify_domain(app):
     assert response.status_code == 400
     assert "is not a Shopify shop domain" in response.text
     assert OAuthState.objects.count() == 0
+
+
+def test_connect_page_embeddable(app):
+    response = requests.get(
+        f"{app['url']}/connect/", params={"token": _token(app)}, timeout=10
+    )
+    assert "X-Frame-Options" not in response.headers
+
+
+def test_reused_code_changes_nothing(app, sandbox):
+    _, callback = start_flow(app, sandbox, _token(app))
+    query = dict(parse_qsl(urlsplit(callback).query))
+    code = query["code"]
+    requests.post(
+        f"{sandbox.url}/admin/oauth/access_token",
+        json={
+            "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret,
+            "code": code,
+        },
+        headers={"Host": SHOP_DOMAIN},
+        timeout=10,
+    )
+    response = requests.get(callback, timeout=10)
+    assert response.status_code == 502
+    assert "not found or was already used" in response.text
+    assert Connection.objects.count() == 0
