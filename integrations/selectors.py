@@ -125,10 +125,9 @@ def installation_get(
 
 
 def installation_workflow_versions(installation: Installation) -> list[dict]:
-    """Each workflow of the installation with its installed and published numbers.
+    """List each workflow of the installation with its installed and published numbers.
 
-    Reads prefetched rows where the installation came from
-    ``installation_queryset``.
+    Reads prefetched rows when the installation came from ``installation_queryset``.
     """
     installed = {
         row.workflow_id: row.version for row in installation.installed_versions.all()

@@ -256,31 +256,17 @@ def integration_subscriptions_reconcile(*, integration_id: int) -> int:
         if account in seen:
             continue
         seen.add(account)
-        try:
-            account_subscriptions_reconcile(
-                app=connection.app,
-                account_id=connection.account_id,
-                credentials=connection.credential_data,
-            )
-        except ApplicationError as exc:
+        if not _reconcile_quietly(connection, {"integration_id": integration_id}):
             failed += 1
-            logger.warning(
-                "integrations.subscriptions.reconcile_failed",
-                extra={
-                    "integration_id": integration_id,
-                    "connection_id": connection.pk,
-                    "error": exc.message,
-                },
-            )
     return failed
 
 
 def installation_delete(*, installation: Installation) -> None:
     """Uninstall: delete the installation, then drop the webhooks no longer needed.
 
-    The installation is gone even if the app cannot be reached to delete the
-    subscriptions; that failure is logged, and deliveries for a topic nothing
-    installed needs start no run.
+    The installation is deleted even when the app cannot be reached to delete
+    the subscriptions. That failure is logged, and deliveries for a topic that
+    no installation needs start no run.
     """
     connection = installation.connection
     ids = {
@@ -310,9 +296,10 @@ def end_user_delete(*, end_user: EndUser) -> None:
         _reconcile_quietly(connection, ids)
 
 
-def _reconcile_quietly(connection: Connection, ids: dict) -> None:
+def _reconcile_quietly(connection: Connection, ids: dict) -> bool:
+    """Reconcile the connection's account; log a failure and return False."""
     if connection.status != Connection.Status.ACTIVE:
-        return
+        return True
     try:
         account_subscriptions_reconcile(
             app=connection.app,
@@ -324,6 +311,8 @@ def _reconcile_quietly(connection: Connection, ids: dict) -> None:
             "integrations.subscriptions.reconcile_failed",
             extra={**ids, "connection_id": connection.pk, "error": exc.message},
         )
+        return False
+    return True
 
 
 def connection_delete(*, connection: Connection) -> None:

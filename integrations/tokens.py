@@ -1,7 +1,7 @@
 """Short-lived signed end-user tokens, which open the connect page.
 
 A token is Django's signed, timestamped encoding of the workspace and end-user
-ids, keyed with ``SECRET_KEY``; it cannot be altered without the key and
+ids, keyed with ``SECRET_KEY``. It cannot be altered without the key, and it
 expires ``TOKEN_MAX_AGE_SECONDS`` after it was made.
 """
 

@@ -53,14 +53,21 @@ def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "connect/error.html", {"message": message}, status=status)
 
 
+def _end_user(request: HttpRequest, token: str) -> EndUser | HttpResponse:
+    """Return the token's end user, or the 401 page saying why it is invalid."""
+    try:
+        return tokens.end_user_token_check(token)
+    except ApplicationError as exc:
+        return _error(request, exc.message, 401)
+
+
 @require_GET
 @xframe_options_exempt
 def connect_page(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("token", "")
-    try:
-        end_user = tokens.end_user_token_check(token)
-    except ApplicationError as exc:
-        return _error(request, exc.message, 401)
+    end_user = _end_user(request, token)
+    if isinstance(end_user, HttpResponse):
+        return end_user
     return _page(request, end_user, token)
 
 
@@ -70,10 +77,9 @@ def connect_page(request: HttpRequest) -> HttpResponse:
 def connect_install(request: HttpRequest) -> HttpResponse:
     """Start installing an integration: send the browser to Shopify's authorize page."""
     token = request.POST.get("token", "")
-    try:
-        end_user = tokens.end_user_token_check(token)
-    except ApplicationError as exc:
-        return _error(request, exc.message, 401)
+    end_user = _end_user(request, token)
+    if isinstance(end_user, HttpResponse):
+        return end_user
     integration_id = request.POST.get("integration", "")
     integration = (
         selectors.integration_get(

@@ -117,7 +117,7 @@ def exchange_code(shop: str, code: str) -> dict[str, Any]:
     except (requests.RequestException, ValueError) as exc:
         raise _exchange_failed(shop, f"{type(exc).__name__}") from exc
     if not isinstance(body, dict):
-        raise _exchange_failed(shop, "the answer is not a JSON object")
+        raise _exchange_failed(shop, "the response is not a JSON object")
     if response.status_code != 200 or not body.get("access_token"):
         reason = (
             body.get("error_description")

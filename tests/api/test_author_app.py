@@ -33,29 +33,10 @@ def app(settings, live_server, sandbox, workspace, receiver):
 
 def connect_shop(app, sandbox, token: str) -> requests.Response:
     """Play the end user's browser: connect page, Shopify's page, callback."""
-    browser = requests.Session()
-    page = browser.get(f"{app['url']}/connect/", params={"token": token}, timeout=10)
+    page = requests.get(f"{app['url']}/connect/", params={"token": token}, timeout=10)
     assert page.status_code == 200
-    to_shopify = browser.post(
-        f"{app['url']}/connect/install",
-        data={
-            "token": token,
-            "integration": app["integration"].pk,
-            "shop": SHOP_DOMAIN,
-        },
-        allow_redirects=False,
-        timeout=10,
-    )
-    authorize = to_shopify.headers["Location"]
-    install_page = browser.get(authorize, timeout=10)
-    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', install_page.text))
-    approved = browser.post(
-        f"{sandbox.url}/admin/oauth/authorize",
-        data={**fields, "approve": "1"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    return browser.get(approved.headers["Location"], timeout=10)
+    _, callback = start_flow(app, sandbox, token)
+    return requests.get(callback, timeout=10)
 
 
 def test_author_app_from_scratch(app, sandbox, rq_worker):

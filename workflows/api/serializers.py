@@ -105,7 +105,7 @@ class EventAcceptedSerializer(serializers.Serializer):
     duplicate = serializers.BooleanField()
 
 
-# The most events one batch request may carry.
+# The maximum number of events in one batch request.
 MAX_BATCH_EVENTS = 500
 
 

@@ -71,10 +71,10 @@ class EventCreateApi(APIView):
 
 
 class EventBatchApi(APIView):
-    """Accept up to 500 custom events; each is answered on its own.
+    """Accept up to 500 custom events, with a separate result for each.
 
     Valid events are stored and queued even when others in the batch are
-    rejected; each rejected one is named by its index with its fields.
+    rejected. Each rejected event is named by its index, with its fields.
     """
 
     @extend_schema(
