@@ -13,6 +13,7 @@ from integrations.models import (
     EndUser,
     Installation,
     Integration,
+    OAuthState,
     Workspace,
 )
 
@@ -93,3 +94,18 @@ class InstallationAdmin(admin.ModelAdmin):
     list_display = ["integration", "end_user", "connection", "created_at"]
     list_filter = ["integration"]
     search_fields = ["end_user__external_id"]
+
+
+@admin.register(OAuthState)
+class OAuthStateAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "end_user", "integration", "expires_at", "used_at"]
+    list_filter = ["app"]
+    search_fields = ["account_id", "end_user__external_id"]
+    # The nonce is a one-time secret of a browser's flow.
+    exclude = ["state"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -227,3 +227,53 @@ def test_docs_served_without_cdn(client):
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert b"cdn" not in page.content.lower()
+
+
+def test_batch_repeat_returns_first_answers(installed, api):
+    event = {
+        "event": "order_requested",
+        "user": "merchant-1",
+        "data": ORDER_REQUESTED_SAMPLE,
+        "idempotency_key": "batch-1",
+    }
+    first = api.post("/api/v1/events/batch", {"events": [event]}, format="json")
+    again = api.post("/api/v1/events/batch", {"events": [event]}, format="json")
+    assert first.json()["results"][0]["status"] == 202
+    assert again.json()["results"][0]["status"] == 200
+    assert again.json()["results"][0]["event"] == first.json()["results"][0]["event"]
+    assert Event.objects.count() == 1
+
+
+def test_publish_subscribes_installed_shops(
+    workspace,
+    end_user,
+    connection,
+    sandbox,
+    settings,
+    rq_worker,
+    django_capture_on_commit_callbacks,
+):
+    from tests.conftest import SHOP_DOMAIN
+    from workflows.services import versions
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
+    integration = integration_services.integration_create(
+        workspace=workspace, name="Orders", app="shopify"
+    )
+    integration_services.installation_create(
+        end_user=end_user, integration=integration, connection=connection
+    )
+    assert sandbox.shop(SHOP_DOMAIN).webhook_subscriptions == []
+    workflow = versions.workflow_create(
+        integration=integration,
+        name="New orders",
+        trigger_connector="shopify",
+        trigger_operation="order_created",
+    )
+    version = workflow.versions.get()
+    versions.version_release(version=version)
+    with django_capture_on_commit_callbacks(execute=True):
+        versions.version_publish(version=version)
+    rq_worker()
+    topics = [s["topic"] for s in sandbox.shop(SHOP_DOMAIN).webhook_subscriptions]
+    assert topics == ["ORDERS_CREATE"]
