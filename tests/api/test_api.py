@@ -227,6 +227,40 @@ def test_docs_served_without_cdn(client):
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert b"cdn" not in page.content.lower()
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in page.content
+
+
+def test_end_user_list_pages_by_cursor(api, workspace):
+    for number in range(3):
+        api.post("/api/v1/end-users", {"id": f"user-{number}"}, format="json")
+    first = api.get("/api/v1/end-users", {"limit": 2}).json()
+    second = api.get(first["next"]).json()
+    assert [u["id"] for u in first["results"]] == ["user-2", "user-1"]
+    assert [u["id"] for u in second["results"]] == ["user-0"]
+    assert second["next"] is None
+
+
+def test_end_user_duplicate_id_conflicts(api, workspace):
+    api.post("/api/v1/end-users", {"id": "same"}, format="json")
+    response = api.post("/api/v1/end-users", {"id": "same"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "already_exists"
+
+
+def test_run_list_filters(installed, api):
+    event = {
+        "event": "order_requested",
+        "user": "merchant-1",
+        "data": ORDER_REQUESTED_SAMPLE,
+    }
+    api.post("/api/v1/events", event, format="json")
+    queued = api.get("/api/v1/runs", {"status": "queued", "user": "merchant-1"})
+    failed = api.get("/api/v1/runs", {"status": "failed"})
+    invalid = api.get("/api/v1/runs", {"status": "sleeping"})
+    assert len(queued.json()["results"]) == 1
+    assert failed.json()["results"] == []
+    assert invalid.status_code == 400
+    assert invalid.json()["error"]["fields"][0]["path"] == "$.status"
 
 
 def test_batch_repeat_returns_first_answers(installed, api):
