@@ -18,5 +18,7 @@ def stream_delivery_send_job(run_id: int, delivery_id: str, attempt: int) -> Non
 
 
 @job(timeout=120)
-def run_failure_notify_job(run_id: int) -> None:
-    notifications.run_failure_notify(run_id=run_id)
+def run_failure_notify_job(run_id: int, delivery_id: str, attempt: int) -> None:
+    notifications.run_failure_notify(
+        run_id=run_id, delivery_id=delivery_id, attempt=attempt
+    )

@@ -1,8 +1,11 @@
 """The workspace error webhook: a signed POST for every failed run."""
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
+from connectors.http.receiver import StreamReceiver
 from integrations import services as integration_services
 from workflows.tutorial import BUTTON_CLICKED_SAMPLE, tutorial_integration_create
 
@@ -66,3 +69,21 @@ def test_error_webhook_rejects_non_http_url(api):
     )
     assert response.status_code == 400
     assert response.json()["error"]["fields"][0]["path"] == "$.error_webhook_url"
+
+
+def test_failed_notification_retried_same_id(
+    installed, api, workspace_and_secret, rq_worker
+):
+    errors = StreamReceiver(workspace_and_secret[1], fail_first=1).start()
+    try:
+        api.patch("/api/v1/workspace", {"error_webhook_url": errors.url}, format="json")
+        fail_a_run(api)
+        rq_worker()
+        # The retry is due after 1 s (STREAM_RETRY_DELAYS), jittered by up to 20%.
+        time.sleep(1.3)
+        rq_worker(with_scheduler=True)
+        assert errors.wait_for(1, timeout=10)
+    finally:
+        errors.stop()
+    assert len(errors.accepted) == 1
+    assert errors.accepted[0].json()["type"] == "run.failed"

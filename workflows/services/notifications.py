@@ -1,6 +1,7 @@
 """The workspace error webhook: a signed POST when a run fails."""
 
 import logging
+import random
 import uuid
 
 from django.conf import settings
@@ -22,15 +23,19 @@ def run_failure_schedule(*, run: Run) -> None:
 
     if not run.workspace.error_webhook_url:
         return
-    run_id = run.pk
-    transaction.on_commit(lambda: jobs.enqueue(run_failure_notify_job, run_id))
+    run_id, delivery_id = run.pk, str(uuid.uuid4())
+    transaction.on_commit(
+        lambda: jobs.enqueue(run_failure_notify_job, run_id, delivery_id, 1)
+    )
 
 
-def run_failure_notify(*, run_id: int) -> bool:
+def run_failure_notify(*, run_id: int, delivery_id: str, attempt: int) -> bool:
     """POST the failed run to the workspace's error webhook, signed.
 
     The body is the run's execution data with ``"type": "run.failed"``, signed
-    as stream deliveries are. Returns whether the receiver accepted it.
+    as stream deliveries are. A failed attempt is retried after each of
+    ``STREAM_RETRY_DELAYS`` with the same delivery id, so a receiver can drop
+    repeats. Returns whether the receiver accepted this attempt.
     """
     run = Run.objects.select_related(
         "workflow__integration", "version", "event", "end_user", "workspace"
@@ -38,7 +43,6 @@ def run_failure_notify(*, run_id: int) -> bool:
     url = run.workspace.error_webhook_url
     if not url:
         return False
-    delivery_id = str(uuid.uuid4())
     body = {"type": RUN_FAILED, **execution_data(run, delivery_id)}
     result = post_signed_json(
         url,
@@ -51,13 +55,23 @@ def run_failure_notify(*, run_id: int) -> bool:
         "run_id": run_id,
         "workspace_id": run.workspace_id,
         "delivery_id": delivery_id,
+        "attempt": attempt,
     }
     if result.succeeded:
         logger.info("workflows.error_webhook.delivered", extra=ids)
         return True
-    # NOTE: a failed notification is logged, not retried; the run itself stays
-    # readable at GET /api/v1/runs/<id>.
+    delays = settings.STREAM_RETRY_DELAYS
+    if attempt > len(delays):
+        logger.error(
+            "workflows.error_webhook.gave_up", extra={**ids, "error": result.error}
+        )
+        return False
+    from workflows.jobs import run_failure_notify_job
+
+    delay = delays[attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311
+    jobs.enqueue_in(delay, run_failure_notify_job, run_id, delivery_id, attempt + 1)
     logger.warning(
-        "workflows.error_webhook.failed", extra={**ids, "error": result.error}
+        "workflows.error_webhook.retry_scheduled",
+        extra={**ids, "error": result.error, "delay_s": round(delay, 2)},
     )
     return False
