@@ -1,4 +1,4 @@
-"""The JSON API: tenant isolation, batches, replay, versions, rate limits, schema."""
+"""The JSON API: tenant isolation, batches, replay, versions, rate limits, docs."""
 
 import pytest
 from django.core.cache import cache
@@ -211,7 +211,7 @@ def test_end_user_delete_removes_installations(installed, api, sandbox):
     assert sandbox.shop(SHOP_DOMAIN).webhook_subscriptions == []
 
 
-def test_rate_limit_answers_429(api, settings, monkeypatch):
+def test_rate_limit_returns_429(api, settings, monkeypatch):
     from alloy.api import ApiKeyRateThrottle
 
     monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
@@ -263,7 +263,7 @@ def test_run_list_filters(installed, api):
     assert invalid.json()["error"]["fields"][0]["path"] == "$.status"
 
 
-def test_batch_repeat_returns_first_answers(installed, api):
+def test_batch_repeat_returns_first_results(installed, api):
     event = {
         "event": "order_requested",
         "user": "merchant-1",
