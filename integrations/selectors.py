@@ -57,6 +57,14 @@ def installation_list(*, end_user: EndUser) -> list[Installation]:
     )
 
 
+def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(workspace=workspace)
+
+
+def api_key_get(*, workspace: Workspace, api_key_id: int) -> ApiKey | None:
+    return ApiKey.objects.filter(workspace=workspace, pk=api_key_id).first()
+
+
 def end_user_list(*, workspace: Workspace) -> QuerySet[EndUser]:
     return EndUser.objects.filter(workspace=workspace)
 

@@ -66,9 +66,14 @@ def api_key_create(*, workspace: Workspace, name: str) -> tuple[ApiKey, str]:
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Revoke a key for good; revoking it again changes nothing."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+        logger.info(
+            "integrations.api_key.revoked",
+            extra={"workspace_id": key.workspace_id, "api_key_id": key.pk},
+        )
     return key
 
 

@@ -5,10 +5,40 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from integrations.models import Connection, EndUser, Installation, Integration
+from integrations.models import (
+    ApiKey,
+    Connection,
+    EndUser,
+    Installation,
+    Integration,
+)
 from integrations.selectors import installation_workflow_versions
 from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.api.serializers import StrictCharField
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200, help_text="What the key is for.")
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Name the key, such as 'production'.")
+        return value.strip()
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(
+        help_text="The key itself, shown only in this response; it is stored hashed."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
 
 
 class EndUserInputSerializer(serializers.Serializer):

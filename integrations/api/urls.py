@@ -7,6 +7,12 @@ from integrations.api import views
 app_name = "integrations-api"
 
 urlpatterns = [
+    path("api-keys", views.ApiKeyListApi.as_view(), name="api-key-list"),
+    path(
+        "api-keys/<int:api_key_id>",
+        views.ApiKeyDetailApi.as_view(),
+        name="api-key-detail",
+    ),
     path("end-users", views.EndUserListApi.as_view(), name="end-user-list"),
     path(
         "end-users/<str:external_id>",

@@ -60,6 +60,44 @@ def _installation(request: Request, installation_id: int) -> Installation:
     return installation
 
 
+class ApiKeyListApi(generics.ListAPIView):
+    serializer_class = s.ApiKeySerializer
+
+    def get_queryset(self):
+        return selectors.api_key_list(workspace=self.request.auth.workspace)
+
+    @extend_schema(
+        request=s.ApiKeyInputSerializer, responses={201: s.ApiKeyCreatedSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        """Create an API key; the key is in this response only."""
+        serializer = s.ApiKeyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, token = services.api_key_create(
+            workspace=request.auth.workspace, name=serializer.validated_data["name"]
+        )
+        key.key = token
+        return Response(
+            s.ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ApiKeyDetailApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, api_key_id: int) -> Response:
+        """Revoke an API key; requests with it get 401 from then on."""
+        key = selectors.api_key_get(
+            workspace=request.auth.workspace, api_key_id=api_key_id
+        )
+        if key is None:
+            raise NotFoundError(
+                f"No API key {api_key_id} in this workspace.",
+                code="api_key_not_found",
+            )
+        services.api_key_revoke(key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class EndUserListApi(generics.ListAPIView):
     serializer_class = s.EndUserSerializer
 

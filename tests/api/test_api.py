@@ -5,6 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from integrations import services as integration_services
+from integrations.models import ApiKey
 from workflows.models import Event, Run
 from workflows.tutorial import ORDER_REQUESTED_SAMPLE, tutorial_integration_create
 
@@ -57,6 +58,7 @@ def test_other_workspace_gets_404_everywhere(installed, api, stranger):
         "installation": installed.pk,
         "connection": installed.connection_id,
         "run": run,
+        "api_key": ApiKey.objects.get(workspace=installed.end_user.workspace).pk,
     }
     calls = [
         ("get", "/api/v1/end-users/{user}", None),
@@ -80,6 +82,7 @@ def test_other_workspace_gets_404_everywhere(installed, api, stranger):
         ("delete", "/api/v1/installations/{installation}", None),
         ("post", "/api/v1/installations/{installation}/upgrade", {}),
         ("get", "/api/v1/runs/{run}", None),
+        ("delete", "/api/v1/api-keys/{api_key}", None),
         ("post", "/api/v1/runs/{run}/replay", None),
         ("get", "/api/v1/integrations?user={user}", None),
         (
@@ -311,3 +314,16 @@ def test_publish_subscribes_installed_shops(
     rq_worker()
     topics = [s["topic"] for s in sandbox.shop(SHOP_DOMAIN).webhook_subscriptions]
     assert topics == ["ORDERS_CREATE"]
+
+
+def test_api_key_created_then_revoked(api):
+    created = api.post("/api/v1/api-keys", {"name": "backend"}, format="json")
+    assert created.status_code == 201
+    key = created.json()
+    assert key["key"].startswith(key["prefix"])
+    new_client = client_for(key["key"])
+    assert new_client.get("/api/v1/end-users").status_code == 200
+    assert api.delete(f"/api/v1/api-keys/{key['id']}").status_code == 204
+    assert new_client.get("/api/v1/end-users").status_code == 401
+    listed = api.get("/api/v1/api-keys").json()["results"]
+    assert "key" not in listed[0]
