@@ -1,5 +1,5 @@
-"""JSON endpoints for end users, their tokens and connections, integrations,
-installations and the workspace's settings.
+"""JSON endpoints for API keys, end users with their tokens and connections,
+integrations, installations and the workspace's settings.
 
 Everything is scoped to the API key's workspace; another workspace's ids get
 404, so an id reveals nothing.
