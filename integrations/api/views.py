@@ -22,42 +22,44 @@ from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.services import installed_versions
 
 
+def _or_404(found, message: str, code: str):
+    """Return ``found``, or raise NotFoundError when the lookup found nothing."""
+    if found is None:
+        raise NotFoundError(message, code=code)
+    return found
+
+
 def _end_user(request: Request, external_id: str) -> EndUser:
     end_user = None
     if is_external_id(external_id):
         end_user = selectors.end_user_get(
             workspace=request.auth.workspace, external_id=external_id
         )
-    if end_user is None:
-        raise NotFoundError(
-            f"No end user with the id {external_id!r} in this workspace.",
-            code="end_user_not_found",
-        )
-    return end_user
+    return _or_404(
+        end_user,
+        f"No end user with the id {external_id!r} in this workspace.",
+        "end_user_not_found",
+    )
 
 
 def _integration(request: Request, integration_id: int) -> Integration:
-    integration = selectors.integration_get(
-        workspace=request.auth.workspace, integration_id=integration_id
+    return _or_404(
+        selectors.integration_get(
+            workspace=request.auth.workspace, integration_id=integration_id
+        ),
+        f"No integration {integration_id} in this workspace.",
+        "integration_not_found",
     )
-    if integration is None:
-        raise NotFoundError(
-            f"No integration {integration_id} in this workspace.",
-            code="integration_not_found",
-        )
-    return integration
 
 
 def _installation(request: Request, installation_id: int) -> Installation:
-    installation = selectors.installation_get(
-        workspace=request.auth.workspace, installation_id=installation_id
+    return _or_404(
+        selectors.installation_get(
+            workspace=request.auth.workspace, installation_id=installation_id
+        ),
+        f"No installation {installation_id} in this workspace.",
+        "installation_not_found",
     )
-    if installation is None:
-        raise NotFoundError(
-            f"No installation {installation_id} in this workspace.",
-            code="installation_not_found",
-        )
-    return installation
 
 
 class ApiKeyListApi(generics.ListAPIView):
@@ -86,14 +88,13 @@ class ApiKeyDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, api_key_id: int) -> Response:
         """Revoke an API key; requests with it get 401 from then on."""
-        key = selectors.api_key_get(
-            workspace=request.auth.workspace, api_key_id=api_key_id
+        key = _or_404(
+            selectors.api_key_get(
+                workspace=request.auth.workspace, api_key_id=api_key_id
+            ),
+            f"No API key {api_key_id} in this workspace.",
+            "api_key_not_found",
         )
-        if key is None:
-            raise NotFoundError(
-                f"No API key {api_key_id} in this workspace.",
-                code="api_key_not_found",
-            )
         services.api_key_revoke(key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -179,14 +180,13 @@ class ConnectionListApi(generics.GenericAPIView):
 class ConnectionDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, external_id: str, connection_id: int):
-        connection = selectors.connection_get(
-            end_user=_end_user(request, external_id), connection_id=connection_id
+        connection = _or_404(
+            selectors.connection_get(
+                end_user=_end_user(request, external_id), connection_id=connection_id
+            ),
+            f"End user {external_id!r} has no connection {connection_id}.",
+            "connection_not_found",
         )
-        if connection is None:
-            raise NotFoundError(
-                f"End user {external_id!r} has no connection {connection_id}.",
-                code="connection_not_found",
-            )
         services.connection_delete(connection=connection)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -42,8 +42,8 @@ def stranger(db):
     return client_for(key)
 
 
-def test_other_workspace_gets_404_everywhere(installed, api, stranger):
-    run = api.post(
+def send_order(api) -> dict:
+    return api.post(
         "/api/v1/events",
         {
             "event": "order_requested",
@@ -51,7 +51,11 @@ def test_other_workspace_gets_404_everywhere(installed, api, stranger):
             "data": ORDER_REQUESTED_SAMPLE,
         },
         format="json",
-    ).json()["runs"][0]["id"]
+    ).json()
+
+
+def test_other_workspace_gets_404_everywhere(installed, api, stranger):
+    run = send_order(api)["runs"][0]["id"]
     ids = {
         "user": "merchant-1",
         "integration": installed.integration_id,
@@ -139,15 +143,7 @@ def test_batch_over_500_rejected(installed, api):
 
 
 def test_replay_runs_same_version(installed, api):
-    first = api.post(
-        "/api/v1/events",
-        {
-            "event": "order_requested",
-            "user": "merchant-1",
-            "data": ORDER_REQUESTED_SAMPLE,
-        },
-        format="json",
-    ).json()["runs"][0]["id"]
+    first = send_order(api)["runs"][0]["id"]
     replay = api.post(f"/api/v1/runs/{first}/replay")
     assert replay.status_code == 202
     original, again = Run.objects.get(pk=first), Run.objects.get(pk=replay.json()["id"])
