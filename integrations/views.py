@@ -6,6 +6,7 @@ and the token is a secret only the end user's browser holds.
 """
 
 import logging
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from alloy.errors import ApplicationError
-from integrations import connect, selectors, tokens
+from integrations import connect, selectors, services, tokens
 from integrations.models import EndUser
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,31 @@ def connect_install(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         return _page(request, end_user, token, exc.message, 400)
     return redirect(url)
+
+
+@csrf_exempt
+@require_POST
+@xframe_options_exempt
+def connect_uninstall(request: HttpRequest) -> HttpResponse:
+    """Uninstall one of the end user's integrations and show the page again."""
+    token = request.POST.get("token", "")
+    end_user = _end_user(request, token)
+    if isinstance(end_user, HttpResponse):
+        return end_user
+    installation_id = request.POST.get("installation", "")
+    installation = (
+        selectors.installation_filter(
+            workspace=end_user.workspace, external_id=end_user.external_id
+        )
+        .filter(pk=int(installation_id))
+        .first()
+        if installation_id.isdigit() and len(installation_id) < 18
+        else None
+    )
+    if installation is None:
+        return _page(request, end_user, token, "That installation does not exist.", 404)
+    services.installation_delete(installation=installation)
+    return redirect(f"{reverse('connect:page')}?{urlencode({'token': token})}")
 
 
 @require_GET

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from integrations.models import Connection, OAuthState
+from integrations.models import Connection, Installation, OAuthState
 from integrations.services import api_key_create
 from tests.conftest import SHOP_DOMAIN
 from workflows.models import Event, Run
@@ -231,3 +231,30 @@ def test_reused_code_changes_nothing(app, sandbox):
     assert response.status_code == 502
     assert "not found or was already used" in response.text
     assert Connection.objects.count() == 0
+
+
+def test_connect_page_uninstalls(app, sandbox):
+    token = _token(app)
+    connect_shop(app, sandbox, token)
+    installation = Installation.objects.get()
+    response = requests.post(
+        f"{app['url']}/connect/uninstall",
+        data={"token": token, "installation": installation.pk},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert "Connect Shopify and install" in response.text
+    assert Installation.objects.count() == 0
+    assert sandbox.shop(SHOP_DOMAIN).webhook_subscriptions == []
+
+
+def test_uninstall_other_users_installation_404(app, sandbox):
+    connect_shop(app, sandbox, _token(app))
+    installation = Installation.objects.get()
+    response = requests.post(
+        f"{app['url']}/connect/uninstall",
+        data={"token": _token(app, "someone-else"), "installation": installation.pk},
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert Installation.objects.count() == 1
