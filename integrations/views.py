@@ -1,8 +1,8 @@
 """The connect page: server-rendered, embeddable, opened with an end-user token.
 
-The page's forms carry the token instead of a CSRF cookie: the page runs in
-an iframe of the author's app, where browsers withhold third-party cookies,
-and the token is a secret only the end user's browser holds.
+The page's forms carry the token instead of a CSRF cookie. The page runs in
+an iframe of the author's app, where browsers may withhold third-party
+cookies, and the token is a secret that only the end user's browser holds.
 """
 
 import logging
@@ -55,7 +55,7 @@ def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
 
 
 def _end_user(request: HttpRequest, token: str) -> EndUser | HttpResponse:
-    """Return the token's end user, or the 401 page saying why it is invalid."""
+    """Return the token's end user, or a 401 page that explains why it is invalid."""
     try:
         return tokens.end_user_token_check(token)
     except ApplicationError as exc:
