@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from alloy import jobs
 from alloy.crypto import generate_token, hash_token
 from alloy.errors import ApplicationError, ConflictError, ValidationError
 from connectors import registry
@@ -331,10 +332,17 @@ def connection_delete(*, connection: Connection) -> None:
     connection.delete()
 
 
+@transaction.atomic
 def integration_version_policy_set(
     *, integration: Integration, version_policy: str
 ) -> Integration:
-    """Set how new publications reach installations: ``follow`` or ``pinned``."""
+    """Set how new publications reach installations: ``follow`` or ``pinned``.
+
+    Switching to ``follow`` moves every installation to the published versions
+    now, and a job reconciles the shops' webhook subscriptions after commit.
+    """
+    from workflows.services.installed_versions import installed_versions_pin
+
     if version_policy not in Integration.VersionPolicy.values:
         raise ValidationError(
             f"{version_policy!r} is not a version policy; use one of "
@@ -343,6 +351,16 @@ def integration_version_policy_set(
         )
     integration.version_policy = version_policy
     integration.save(update_fields=["version_policy", "updated_at"])
+    if version_policy == Integration.VersionPolicy.FOLLOW:
+        for installation in integration.installations.all():
+            installed_versions_pin(installation=installation)
+        from integrations.jobs import integration_subscriptions_reconcile_job
+
+        transaction.on_commit(
+            lambda: jobs.enqueue(
+                integration_subscriptions_reconcile_job, integration.pk
+            )
+        )
     return integration
 
 

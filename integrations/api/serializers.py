@@ -158,7 +158,8 @@ class IntegrationUpdateSerializer(serializers.Serializer):
     version_policy = serializers.ChoiceField(
         choices=Integration.VersionPolicy.choices,
         help_text="follow: installations move to each published version; "
-        "pinned: they keep theirs until upgraded.",
+        "pinned: they keep theirs until upgraded. Switching to follow moves "
+        "them to the published versions at once.",
     )
 
 

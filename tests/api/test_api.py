@@ -323,3 +323,25 @@ def test_api_key_created_then_revoked(api):
     assert new_client.get("/api/v1/end-users").status_code == 401
     listed = api.get("/api/v1/api-keys").json()["results"]
     assert "key" not in listed[0]
+
+
+def test_switch_to_follow_upgrades_installations(installed, api):
+    from workflows.services import versions
+
+    integration = installed.integration
+    api.patch(
+        f"/api/v1/integrations/{integration.pk}",
+        {"version_policy": "pinned"},
+        format="json",
+    )
+    workflow = integration.workflows.get(name="Create Shopify order from Acme Co")
+    draft = versions.version_create_next(workflow=workflow)
+    versions.version_release(version=draft)
+    versions.version_publish(version=draft)
+    api.patch(
+        f"/api/v1/integrations/{integration.pk}",
+        {"version_policy": "follow"},
+        format="json",
+    )
+    run = send_order(api)["runs"][0]
+    assert run["version"] == draft.number
