@@ -53,9 +53,11 @@ def test_author_app_from_scratch(app, sandbox, rq_worker):
     assert "is installed on test-store.myshopify.com" in callback.text
     assert connect_shop(app, sandbox, token["token"]).status_code == 200
 
-    installation = api.get(
+    installations = api.get(
         f"{url}/api/v1/installations", params={"user": "merchant-9"}, timeout=10
-    ).json()["results"][0]
+    ).json()["results"]
+    assert len(installations) == 1
+    installation = installations[0]
     workflow = app["integration"].workflows.get(
         name="Create Shopify order from Acme Co"
     )
