@@ -61,6 +61,11 @@ def error_body(
     return {"error": {"code": code, "message": message, "fields": fields or []}}
 
 
+def drf_error_fields(detail: Any, path: str = "$") -> list[dict[str, str]]:
+    """Flatten a DRF serializer error tree into field entries under ``path``."""
+    return _drf_fields(detail, path)
+
+
 def _drf_fields(detail: Any, path: str = "$") -> list[dict[str, str]]:
     """Flatten a DRF serializer error tree into JSON-path field entries."""
     if isinstance(detail, dict):

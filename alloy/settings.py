@@ -8,6 +8,7 @@ executed in-process, loopback outbound URLs allowed. Production sets at least
 
 import base64
 import binascii
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +21,9 @@ env = environ.Env()
 env_file = BASE_DIR / ".env"
 if env_file.exists():
     env.read_env(str(env_file))
+
+
+_RATE_PATTERN = re.compile(r"^[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)$")
 
 
 def _setting(name: str, parse, default, expected: str):
@@ -116,6 +120,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "alloy",
     "integrations",
@@ -211,6 +217,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "alloy.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "alloy.api.CursorPage",
+    "DEFAULT_THROTTLE_CLASSES": ["alloy.api.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": None},
 }
 
 # Shopify: the platform's Shopify app. The client secret signs webhooks. With
@@ -253,6 +263,56 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EVENT_MAX_BODY_BYTES
 # The deepest nesting of objects and arrays accepted in a JSON body.
 JSON_MAX_DEPTH = _setting(
     "JSON_MAX_DEPTH", _positive(env.int), 64, "a whole number of levels"
+)
+
+# The JSON API's rate limit per API key, such as 1200/min (s, min, hour, day).
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
+if not _RATE_PATTERN.match(API_RATE_LIMIT):
+    raise ImproperlyConfigured(
+        f"The environment variable API_RATE_LIMIT={API_RATE_LIMIT!r} is invalid: "
+        "set it to a count per period, such as 1200/min (periods: s, min, hour, day)."
+    )
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"] = API_RATE_LIMIT
+# Rate-limit counters live in the cache: Redis when REDIS_URL is set, so every
+# process shares them; process memory otherwise.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Alloy API",
+    "DESCRIPTION": "Manage end users, installations, events and runs of a workspace.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "workflows.models.Run.Status",
+        "RunStepStatusEnum": "workflows.models.RunStep.Status",
+        "ConnectionStatusEnum": "integrations.models.Connection.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "alloy.api.add_error_responses",
+    ],
+}
+
+# The platform's Shopify app, for the connect page's OAuth flow: its client
+# id and the access scopes it requests.
+SHOPIFY_CLIENT_ID = env.str("SHOPIFY_CLIENT_ID", default="dev-shopify-client-id")
+SHOPIFY_SCOPES = env.list(
+    "SHOPIFY_SCOPES",
+    default=["read_orders", "write_orders", "read_customers", "write_customers"],
 )
 
 LOGGING = {

@@ -1,7 +1,13 @@
-"""Root URLs: the admin, the JSON API under /api/v1/, and app webhooks."""
+"""Root URLs: the admin, the JSON API under /api/v1/ with its schema and docs,
+the connect page, and app webhooks."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from connectors.shopify.views import shopify_webhook
 
@@ -9,6 +15,19 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("workflows.api.urls")),
+    path("api/v1/", include("integrations.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema"),
+        name="api-redoc",
+    ),
+    path("connect/", include("integrations.connect_urls")),
     path("webhooks/shopify", shopify_webhook, name="shopify-webhook"),
 ]
 

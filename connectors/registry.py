@@ -96,7 +96,8 @@ class Connector:
     validate_connection: (
         Callable[[str, dict[str, Any]], list[dict[str, str]]] | None
     ) = None
-    # Subscribe the account to webhook topics, keeping existing subscriptions.
+    # Make the account's webhook subscriptions to this deployment exactly
+    # these topics: create the missing ones, delete the rest.
     sync_subscriptions: Callable[[str, dict[str, Any], list[str]], None] | None = None
 
 

@@ -4,6 +4,7 @@ Credentials, signing secrets and key hashes are never shown.
 """
 
 from django.contrib import admin, messages
+from django.db import models
 
 from integrations import services as integration_services
 from integrations.models import (
@@ -12,6 +13,7 @@ from integrations.models import (
     EndUser,
     Installation,
     Integration,
+    OAuthState,
     Workspace,
 )
 
@@ -22,6 +24,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     exclude = ["signing_secret"]
     filter_horizontal = ["members"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
@@ -91,3 +94,18 @@ class InstallationAdmin(admin.ModelAdmin):
     list_display = ["integration", "end_user", "connection", "created_at"]
     list_filter = ["integration"]
     search_fields = ["end_user__external_id"]
+
+
+@admin.register(OAuthState)
+class OAuthStateAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "end_user", "integration", "expires_at", "used_at"]
+    list_filter = ["app"]
+    search_fields = ["account_id", "end_user__external_id"]
+    # The nonce is a one-time secret of a browser's flow.
+    exclude = ["state"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -16,6 +16,8 @@ class Workspace(BaseModel):
     slug = models.SlugField(max_length=64, unique=True)
     # Signs stream execution data and HTTP action deliveries.
     signing_secret = EncryptedTextField()
+    # Receives a signed POST whenever a run fails; blank sends nothing.
+    error_webhook_url = models.URLField(max_length=2000, blank=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="workspaces", blank=True
     )
@@ -55,6 +57,12 @@ class ApiKey(BaseModel):
 class Integration(BaseModel):
     """A set of workflows around one app, such as Shopify."""
 
+    class VersionPolicy(models.TextChoices):
+        # Installations run whatever version is published, rollbacks included.
+        FOLLOW = "follow", "Follow the published version"
+        # Installations keep the versions they installed until upgraded.
+        PINNED = "pinned", "Pinned until upgraded"
+
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="integrations"
     )
@@ -62,6 +70,12 @@ class Integration(BaseModel):
     # The connector key of the app the integration is centred on.
     app = models.CharField(max_length=64)
     description = models.TextField(blank=True)
+    version_policy = models.CharField(
+        max_length=16,
+        choices=VersionPolicy.choices,
+        default=VersionPolicy.FOLLOW,
+        help_text="How a newly published version reaches existing installations.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -160,3 +174,31 @@ class Installation(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.integration} for {self.end_user}"
+
+
+class OAuthState(BaseModel):
+    """A pending app authorization started from the connect page.
+
+    The ``state`` nonce travels through the app's authorize page and back to
+    the callback, which accepts it once and only before ``expires_at``.
+    """
+
+    state = models.CharField(max_length=64, unique=True)
+    end_user = models.ForeignKey(
+        EndUser, on_delete=models.CASCADE, related_name="oauth_states"
+    )
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="oauth_states"
+    )
+    app = models.CharField(max_length=64)
+    # The shop domain the end user typed; the callback must name the same one.
+    account_id = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OAuth state"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.app} authorization for {self.end_user} ({self.account_id})"

@@ -1,9 +1,18 @@
-"""Reads for workspaces, API keys, end users and connections."""
+"""Reads for workspaces, API keys, end users, connections and installations."""
 
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from alloy.crypto import hash_token
-from integrations.models import ApiKey, Connection, EndUser, Installation, Workspace
+from integrations.models import (
+    ApiKey,
+    Connection,
+    EndUser,
+    Installation,
+    Integration,
+    Workspace,
+)
+from workflows.models import InstalledVersion, Workflow
 
 # An API key's last use is written at most this often, so that every request
 # does not cost a write.
@@ -46,3 +55,103 @@ def installation_list(*, end_user: EndUser) -> list[Installation]:
             end_user=end_user
         )
     )
+
+
+def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(workspace=workspace)
+
+
+def api_key_get(*, workspace: Workspace, api_key_id: int) -> ApiKey | None:
+    return ApiKey.objects.filter(workspace=workspace, pk=api_key_id).first()
+
+
+def end_user_list(*, workspace: Workspace) -> QuerySet[EndUser]:
+    return EndUser.objects.filter(workspace=workspace)
+
+
+def connection_list(*, end_user: EndUser) -> QuerySet[Connection]:
+    return Connection.objects.filter(end_user=end_user)
+
+
+def connection_get(*, end_user: EndUser, connection_id: int) -> Connection | None:
+    return Connection.objects.filter(end_user=end_user, pk=connection_id).first()
+
+
+def integration_list(*, workspace: Workspace) -> QuerySet[Integration]:
+    return Integration.objects.filter(workspace=workspace).prefetch_related(
+        Prefetch(
+            "workflows",
+            queryset=Workflow.objects.select_related("published_version").order_by(
+                "name"
+            ),
+        )
+    )
+
+
+def integration_get(*, workspace: Workspace, integration_id: int) -> Integration | None:
+    return integration_list(workspace=workspace).filter(pk=integration_id).first()
+
+
+def installation_queryset(*, workspace: Workspace) -> QuerySet[Installation]:
+    """Installations of a workspace with what their serialization reads."""
+    return (
+        Installation.objects.filter(end_user__workspace=workspace)
+        .select_related("end_user", "integration", "connection")
+        .prefetch_related(
+            Prefetch(
+                "integration__workflows",
+                queryset=Workflow.objects.select_related("published_version").order_by(
+                    "name"
+                ),
+            ),
+            Prefetch(
+                "installed_versions",
+                queryset=InstalledVersion.objects.select_related("version"),
+            ),
+        )
+    )
+
+
+def installation_filter(
+    *,
+    workspace: Workspace,
+    external_id: str | None = None,
+    integration_id: int | None = None,
+) -> QuerySet[Installation]:
+    installations = installation_queryset(workspace=workspace)
+    if external_id is not None:
+        installations = installations.filter(end_user__external_id=external_id)
+    if integration_id is not None:
+        installations = installations.filter(integration_id=integration_id)
+    return installations
+
+
+def installation_get(
+    *, workspace: Workspace, installation_id: int
+) -> Installation | None:
+    return installation_queryset(workspace=workspace).filter(pk=installation_id).first()
+
+
+def installation_workflow_versions(installation: Installation) -> list[dict]:
+    """List each workflow of the installation with its installed and published numbers.
+
+    Reads prefetched rows when the installation came from ``installation_queryset``.
+    """
+    installed = {
+        row.workflow_id: row.version for row in installation.installed_versions.all()
+    }
+    rows = []
+    for workflow in installation.integration.workflows.all():
+        version = installed.get(workflow.pk)
+        published = workflow.published_version
+        rows.append(
+            {
+                "id": workflow.pk,
+                "name": workflow.name,
+                "installed_version": version.number if version else None,
+                "published_version": published.number if published else None,
+                "upgrade_available": published is not None
+                and (version is None or version.pk != published.pk),
+            }
+        )
+    return rows

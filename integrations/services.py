@@ -8,7 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from alloy import jobs
 from alloy.crypto import generate_token, hash_token
+from alloy.errors import ApplicationError, ConflictError, ValidationError
 from connectors import registry
 from integrations.exceptions import DuplicateError, InvalidConnectionError
 from integrations.models import (
@@ -65,9 +67,14 @@ def api_key_create(*, workspace: Workspace, name: str) -> tuple[ApiKey, str]:
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Revoke a key for good; revoking it again changes nothing."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+        logger.info(
+            "integrations.api_key.revoked",
+            extra={"workspace_id": key.workspace_id, "api_key_id": key.pk},
+        )
     return key
 
 
@@ -158,10 +165,14 @@ def installation_create(
 ) -> Installation:
     """Install an integration for an end user, registering the webhooks it needs.
 
-    Runs in one transaction: if the app rejects a webhook subscription, the
-    installation is not stored. Raises InvalidConnectionError when the
-    connection belongs to another end user or app.
+    A new installation gets the published version of every workflow; installing
+    again keeps the versions it has and adds any workflow it lacks. Runs in one
+    transaction: if the app rejects a webhook subscription, nothing is stored.
+    Raises InvalidConnectionError when the connection belongs to another end
+    user or app.
     """
+    from workflows.services.installed_versions import installed_versions_pin
+
     if connection.end_user_id != end_user.pk or connection.app != integration.app:
         raise InvalidConnectionError(
             f"Connection {connection.pk} is not a {integration.app} connection of "
@@ -180,6 +191,7 @@ def installation_create(
     if not created and installation.connection_id != connection.pk:
         installation.connection = connection
         installation.save(update_fields=["connection", "updated_at"])
+    installed_versions_pin(installation=installation, only_missing=not created)
     installation_sync_subscriptions(installation=installation)
     logger.info(
         "integrations.installation.created",
@@ -188,26 +200,172 @@ def installation_create(
             "integration_id": integration.pk,
             "end_user_id": end_user.pk,
             "installation_id": installation.pk,
+            "installation_created": created,
         },
     )
     return installation
 
 
 def installation_sync_subscriptions(*, installation: Installation) -> list[str]:
-    """Make sure the shop sends every webhook topic the published workflows need.
+    """Reconcile the webhook subscriptions of the installation's account.
 
-    Returns the topics. Subscriptions that already exist are kept, so calling
-    this again never creates a second subscription for a topic.
+    Returns the topics the account is now subscribed to. Raises
+    ApplicationError (HTTP 502) when the app rejects or fails a call.
+    """
+    connection = installation.connection
+    return account_subscriptions_reconcile(
+        app=connection.app,
+        account_id=connection.account_id,
+        credentials=connection.credential_data,
+    )
+
+
+def account_subscriptions_reconcile(
+    *, app: str, account_id: str, credentials: dict
+) -> list[str]:
+    """Subscribe an app account to exactly the topics its installations need.
+
+    The topics are those of the installed versions' triggers, over every
+    active connection to the account, since one shop may be connected by
+    several end users. Existing subscriptions are kept, so this never creates
+    a second subscription for a topic; unneeded ones are deleted.
     """
     # Imported here because the workflows app depends on this one.
-    from workflows.selectors import trigger_topics_for_integration
+    from workflows.selectors import installed_topics_for_account
 
-    connection = installation.connection
-    connector = registry.connector_get(connection.app)
-    topics = trigger_topics_for_integration(integration=installation.integration)
-    if connector is None or connector.sync_subscriptions is None or not topics:
+    connector = registry.connector_get(app)
+    topics = installed_topics_for_account(app=app, account_id=account_id)
+    if connector is None or connector.sync_subscriptions is None:
         return topics
-    connector.sync_subscriptions(
-        connection.account_id, connection.credential_data, topics
+    connector.sync_subscriptions(account_id, credentials, topics)
+    logger.info(
+        "integrations.subscriptions.reconciled",
+        extra={"app": app, "account_id": account_id, "topics": topics},
     )
     return topics
+
+
+def integration_subscriptions_reconcile(*, integration_id: int) -> int:
+    """Reconcile the subscriptions of every account the integration is installed on.
+
+    A failing account is logged and skipped, so the others still get their
+    subscriptions. Returns the number of accounts that failed.
+    """
+    connections = Connection.objects.filter(
+        installations__integration_id=integration_id,
+        status=Connection.Status.ACTIVE,
+    ).distinct()
+    failed = 0
+    seen: set[tuple[str, str]] = set()
+    for connection in connections:
+        account = (connection.app, connection.account_id)
+        if account in seen:
+            continue
+        seen.add(account)
+        if not _reconcile_quietly(connection, {"integration_id": integration_id}):
+            failed += 1
+    return failed
+
+
+def installation_delete(*, installation: Installation) -> None:
+    """Uninstall: delete the installation, then drop the webhooks no longer needed.
+
+    The installation is deleted even when the app cannot be reached to delete
+    the subscriptions. That failure is logged, and deliveries for a topic that
+    no installation needs start no run.
+    """
+    connection = installation.connection
+    ids = {
+        "installation_id": installation.pk,
+        "integration_id": installation.integration_id,
+        "end_user_id": installation.end_user_id,
+    }
+    installation.delete()
+    logger.info("integrations.installation.deleted", extra=ids)
+    _reconcile_quietly(connection, ids)
+
+
+def end_user_delete(*, end_user: EndUser) -> None:
+    """Delete an end user with their installations, connections, events and runs.
+
+    Webhook subscriptions their shops no longer need are deleted afterwards;
+    a failure there is logged, not raised.
+    """
+    connections = list(end_user.connections.all())
+    ids = {"workspace_id": end_user.workspace_id, "end_user_id": end_user.pk}
+    with transaction.atomic():
+        Installation.objects.filter(end_user=end_user).delete()
+        Connection.objects.filter(end_user=end_user).delete()
+        end_user.delete()
+    logger.info("integrations.end_user.deleted", extra=ids)
+    for connection in connections:
+        _reconcile_quietly(connection, ids)
+
+
+def _reconcile_quietly(connection: Connection, ids: dict) -> bool:
+    """Reconcile the connection's account; log a failure and return False."""
+    if connection.status != Connection.Status.ACTIVE:
+        return True
+    try:
+        account_subscriptions_reconcile(
+            app=connection.app,
+            account_id=connection.account_id,
+            credentials=connection.credential_data,
+        )
+    except ApplicationError as exc:
+        logger.warning(
+            "integrations.subscriptions.reconcile_failed",
+            extra={**ids, "connection_id": connection.pk, "error": exc.message},
+        )
+        return False
+    return True
+
+
+def connection_delete(*, connection: Connection) -> None:
+    """Delete a connection; raises ConflictError while an installation uses it."""
+    if connection.installations.exists():
+        raise ConflictError(
+            f"Connection {connection.pk} is used by an installation; delete the "
+            "installation first.",
+            code="connection_in_use",
+        )
+    connection.delete()
+
+
+@transaction.atomic
+def integration_version_policy_set(
+    *, integration: Integration, version_policy: str
+) -> Integration:
+    """Set how new publications reach installations: ``follow`` or ``pinned``.
+
+    Switching to ``follow`` moves every installation to the published versions
+    now, and a job reconciles the shops' webhook subscriptions after commit.
+    """
+    from workflows.services.installed_versions import installed_versions_pin
+
+    if version_policy not in Integration.VersionPolicy.values:
+        raise ValidationError(
+            f"{version_policy!r} is not a version policy; use one of "
+            f"{', '.join(Integration.VersionPolicy.values)}.",
+            fields=[{"path": "$.version_policy", "message": "Unknown policy."}],
+        )
+    integration.version_policy = version_policy
+    integration.save(update_fields=["version_policy", "updated_at"])
+    if version_policy == Integration.VersionPolicy.FOLLOW:
+        for installation in integration.installations.all():
+            installed_versions_pin(installation=installation)
+        from integrations.jobs import integration_subscriptions_reconcile_job
+
+        transaction.on_commit(
+            lambda: jobs.enqueue(
+                integration_subscriptions_reconcile_job, integration.pk
+            )
+        )
+    return integration
+
+
+def workspace_error_webhook_set(*, workspace: Workspace, url: str) -> Workspace:
+    """Set the URL notified, signed, when a run fails; blank turns it off."""
+    workspace.error_webhook_url = url
+    workspace.save(update_fields=["error_webhook_url", "updated_at"])
+    return workspace

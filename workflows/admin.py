@@ -6,6 +6,7 @@ from workflows.models import (
     Block,
     Event,
     FieldMapping,
+    InstalledVersion,
     Publication,
     Run,
     RunStep,
@@ -164,3 +165,16 @@ class StreamDeliveryAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["succeeded"]
+
+
+@admin.register(InstalledVersion)
+class InstalledVersionAdmin(admin.ModelAdmin):
+    list_display = ["installation", "workflow", "version", "updated_at"]
+    list_filter = ["workflow"]
+    search_fields = ["installation__end_user__external_id"]
+    # Versions change through install, upgrade and publish, which also
+    # reconcile the shop's webhooks.
+    readonly_fields = ["installation", "workflow", "version"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -2,7 +2,7 @@
 
 from alloy.jobs import job
 from workflows import engine
-from workflows.services import streams
+from workflows.services import notifications, streams
 
 
 @job(timeout=600)
@@ -13,5 +13,12 @@ def run_execute_job(run_id: int) -> None:
 @job(timeout=120)
 def stream_delivery_send_job(run_id: int, delivery_id: str, attempt: int) -> None:
     streams.stream_delivery_send(
+        run_id=run_id, delivery_id=delivery_id, attempt=attempt
+    )
+
+
+@job(timeout=120)
+def run_failure_notify_job(run_id: int, delivery_id: str, attempt: int) -> None:
+    notifications.run_failure_notify(
         run_id=run_id, delivery_id=delivery_id, attempt=attempt
     )

@@ -300,18 +300,60 @@ class Run(BaseModel):
     rq_job_id = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run this one repeats on the same event and version; null for a first run.
+    replay_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replays",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["event", "workflow"], name="run_unique_event"
+                fields=["event", "workflow"],
+                condition=Q(replay_of__isnull=True),
+                name="run_unique_event",
             )
         ]
         indexes = [models.Index(fields=["workflow", "status", "created_at"])]
 
     def __str__(self) -> str:
         return f"Run #{self.pk} of {self.workflow} ({self.status})"
+
+
+class InstalledVersion(BaseModel):
+    """The version of one workflow that an installation runs.
+
+    Written on install and upgrade; publishing moves the rows of installations
+    whose integration follows the published version.
+    """
+
+    installation = models.ForeignKey(
+        "integrations.Installation",
+        on_delete=models.CASCADE,
+        related_name="installed_versions",
+    )
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="installed_versions"
+    )
+    version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.RESTRICT, related_name="installed_by"
+    )
+
+    class Meta:
+        ordering = ["installation", "workflow"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation", "workflow"],
+                name="installed_version_unique_workflow",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.installation}: {self.version}"
 
 
 class RunStep(BaseModel):

@@ -1,16 +1,24 @@
 """Reads for workflows: published triggers, frozen version plans, runs."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from referencing import Registry
 
 from connectors import registry
 from integrations.models import Integration, Workspace
-from workflows.models import Block, FieldMapping, Run, Workflow, WorkflowVersion
+from workflows.models import (
+    Block,
+    FieldMapping,
+    InstalledVersion,
+    Run,
+    Workflow,
+    WorkflowVersion,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,42 @@ def trigger_topics_for_integration(*, integration: Integration) -> list[str]:
         if trigger and trigger.topic:
             topics.add(trigger.topic)
     return sorted(topics)
+
+
+def installed_topics_for_account(*, app: str, account_id: str) -> list[str]:
+    """Webhook topics that the installed versions on an app account listen to.
+
+    Covers every installation whose active connection is that account.
+    """
+    operations = (
+        Block.objects.filter(
+            kind=Block.Kind.TRIGGER,
+            connector=app,
+            version__installed_by__installation__connection__app=app,
+            version__installed_by__installation__connection__account_id=account_id,
+            version__installed_by__installation__connection__status="active",
+        )
+        .values_list("operation", flat=True)
+        .distinct()
+    )
+    topics = set()
+    for operation in operations:
+        trigger = registry.trigger_get(app, operation)
+        if trigger and trigger.topic:
+            topics.add(trigger.topic)
+    return sorted(topics)
+
+
+def installed_version_ids(
+    *, installation_ids: list[int], workflow_ids: list[int]
+) -> dict[tuple[int, int], int]:
+    """Map ``(installation_id, workflow_id)`` to the version that installation runs."""
+    rows = InstalledVersion.objects.filter(
+        installation_id__in=installation_ids, workflow_id__in=workflow_ids
+    ).values_list("installation_id", "workflow_id", "version_id")
+    return {
+        (installation, workflow): version for installation, workflow, version in rows
+    }
 
 
 def custom_event_workflows(*, workspace: Workspace, event_name: str) -> list[Workflow]:
@@ -154,12 +198,31 @@ def _build_plan(version_id: int) -> VersionPlan:
     )
 
 
-def run_list(*, workspace: Workspace, limit: int = 100) -> list[Run]:
-    return list(
-        Run.objects.filter(workspace=workspace)
-        .select_related("workflow", "version")
-        .order_by("-created_at")[:limit]
+def run_filter(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    user: str | None = None,
+    workflow: int | None = None,
+    integration: int | None = None,
+    event: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Run]:
+    """Runs of a workspace matching every filter given."""
+    runs = Run.objects.filter(workspace=workspace).select_related(
+        "workflow", "version", "end_user"
     )
+    conditions = {
+        "status": status,
+        "end_user__external_id": user,
+        "workflow_id": workflow,
+        "workflow__integration_id": integration,
+        "event_id": event,
+        "created_at__gte": created_after,
+        "created_at__lt": created_before,
+    }
+    return runs.filter(**{k: v for k, v in conditions.items() if v is not None})
 
 
 def run_get(*, workspace: Workspace, run_id: int) -> Run | None:

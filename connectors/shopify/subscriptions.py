@@ -10,8 +10,11 @@ from connectors.registry import ActionError
 from connectors.shopify.client import SHOP_DOMAIN_PATTERN, ShopifyClient
 
 SUBSCRIPTIONS = """
-query webhookSubscriptions($topics: [WebhookSubscriptionTopic!]) {
-  webhookSubscriptions(first: 100, topics: $topics) { nodes { id topic uri } }
+query webhookSubscriptions($after: String) {
+  webhookSubscriptions(first: 250, after: $after) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
 }
 """
 
@@ -21,6 +24,15 @@ mutation webhookSubscriptionCreate(
 ) {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
     webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+SUBSCRIPTION_DELETE = """
+mutation webhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
     userErrors { field message }
   }
 }
@@ -60,33 +72,67 @@ def webhook_uri() -> str:
 def sync_subscriptions(
     account_id: str, credentials: dict[str, Any], topics: list[str]
 ) -> None:
-    """Create the subscriptions the shop lacks for ``topics``, to this deployment.
+    """Make the shop's subscriptions to this deployment exactly ``topics``.
 
+    Reads what the shop has, creates each missing topic once, and deletes
+    subscriptions to this deployment's address whose topic is not wanted or
+    that repeat a topic. Subscriptions to other addresses are left alone.
     Raises ApplicationError (HTTP 502) when Shopify rejects or fails a call.
     """
     client = ShopifyClient(account_id, credentials["access_token"])
     uri = webhook_uri()
     wanted = {topic_enum(topic) for topic in topics}
     try:
-        data = client.execute(SUBSCRIPTIONS, {"topics": sorted(wanted)})
-        nodes = (data.get("webhookSubscriptions") or {}).get("nodes") or []
-        existing = {node["topic"] for node in nodes if node.get("uri") == uri}
-        for topic in sorted(wanted - existing):
-            result = client.execute(
+        kept: set[str] = set()
+        for node in _subscriptions(client):
+            if node.get("uri") != uri:
+                continue
+            if node["topic"] in wanted and node["topic"] not in kept:
+                kept.add(node["topic"])
+                continue
+            _run_mutation(
+                client, SUBSCRIPTION_DELETE, {"id": node["id"]}, node["topic"]
+            )
+        for topic in sorted(wanted - kept):
+            _run_mutation(
+                client,
                 SUBSCRIPTION_CREATE,
                 {"topic": topic, "webhookSubscription": {"uri": uri, "format": "JSON"}},
+                topic,
             )
-            errors = (result.get("webhookSubscriptionCreate") or {}).get("userErrors")
-            if errors:
-                messages = "; ".join(e.get("message", "") for e in errors)
-                raise ApplicationError(
-                    f"Shopify rejected the {topic} webhook subscription: {messages}",
-                    code="webhook_subscription_failed",
-                    status_code=502,
-                )
     except ActionError as exc:
         raise ApplicationError(
-            f"Could not subscribe {account_id} to webhooks: {exc.message}",
+            f"Could not update the webhook subscriptions of {account_id}: "
+            f"{exc.message}",
             code="webhook_subscription_failed",
             status_code=502,
         ) from exc
+
+
+def _subscriptions(client: ShopifyClient) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = []
+    after = None
+    while True:
+        data = client.execute(SUBSCRIPTIONS, {"after": after})
+        page = data.get("webhookSubscriptions") or {}
+        nodes.extend(page.get("nodes") or [])
+        info = page.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return nodes
+        after = info.get("endCursor")
+
+
+def _run_mutation(
+    client: ShopifyClient, document: str, variables: dict[str, Any], topic: str
+) -> None:
+    result = client.execute(document, variables)
+    payload = next(iter(result.values()), None) or {}
+    errors = payload.get("userErrors")
+    if errors:
+        messages = "; ".join(e.get("message", "") for e in errors)
+        raise ApplicationError(
+            f"Shopify rejected a change to the {topic} webhook subscription: "
+            f"{messages}",
+            code="webhook_subscription_failed",
+            status_code=502,
+        )

@@ -2,8 +2,10 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.models import Run, RunStep, StreamDelivery
 
 # Printable ASCII, as HTTP header values and logs expect.
@@ -75,6 +77,83 @@ class RunSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "workflow", "version", "status"]
 
 
+class RunListItemSerializer(RunSummarySerializer):
+    workflow_id = serializers.IntegerField()
+    user = serializers.CharField(source="end_user.external_id")
+    event = serializers.IntegerField(source="event_id")
+    replay_of = serializers.IntegerField(source="replay_of_id", allow_null=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "workflow",
+            "workflow_id",
+            "version",
+            "status",
+            "user",
+            "event",
+            "replay_of",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class EventAcceptedSerializer(serializers.Serializer):
+    event = serializers.DictField()
+    runs = RunSummarySerializer(many=True)
+    duplicate = serializers.BooleanField()
+
+
+# The maximum number of events in one batch request.
+MAX_BATCH_EVENTS = 500
+
+
+class EventBatchInputSerializer(serializers.Serializer):
+    events = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=MAX_BATCH_EVENTS,
+        help_text="Up to 500 events, each {event, user, data, idempotency_key?}.",
+    )
+
+
+class BatchErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.ListField(child=serializers.DictField())
+
+
+class BatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="The status a single POST would get.")
+    event = serializers.DictField(required=False)
+    runs = RunSummarySerializer(many=True, required=False)
+    duplicate = serializers.BooleanField(required=False)
+    error = BatchErrorSerializer(required=False)
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = BatchItemSerializer(many=True)
+
+
+class RunFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Run.Status.choices, required=False)
+    user = serializers.CharField(max_length=255, required=False)
+    workflow = serializers.IntegerField(min_value=1, required=False)
+    integration = serializers.IntegerField(min_value=1, required=False)
+    event = serializers.IntegerField(min_value=1, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+    def validate_user(self, value: str) -> str:
+        if not is_external_id(value):
+            raise serializers.ValidationError(EXTERNAL_ID_RULE)
+        return value
+
+
 class RunStepSerializer(serializers.ModelSerializer):
     class Meta:
         model = RunStep
@@ -111,6 +190,7 @@ class RunSerializer(serializers.ModelSerializer):
     workflow = serializers.SerializerMethodField()
     event = serializers.SerializerMethodField()
     user = serializers.CharField(source="end_user.external_id")
+    replay_of = serializers.IntegerField(source="replay_of_id", allow_null=True)
     steps = RunStepSerializer(many=True)
     stream_deliveries = StreamDeliverySerializer(many=True)
 
@@ -123,6 +203,7 @@ class RunSerializer(serializers.ModelSerializer):
             "workflow",
             "event",
             "user",
+            "replay_of",
             "error",
             "created_at",
             "started_at",
@@ -131,6 +212,16 @@ class RunSerializer(serializers.ModelSerializer):
             "stream_deliveries",
         ]
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "version": {"type": "integer"},
+            },
+        }
+    )
     def get_workflow(self, run: Run) -> dict:
         return {
             "id": run.workflow_id,
@@ -138,5 +229,15 @@ class RunSerializer(serializers.ModelSerializer):
             "version": run.version.number,
         }
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "source": {"type": "string"},
+            },
+        }
+    )
     def get_event(self, run: Run) -> dict:
         return {"id": run.event_id, "name": run.event.name, "source": run.event.source}

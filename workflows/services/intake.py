@@ -209,11 +209,22 @@ def _ingest_for_connection(
 def _create_runs(
     event: Event, workflows: list[Workflow], installations: dict[int, Installation]
 ) -> list[Run]:
+    # Each installation runs the version it installed; the published one is
+    # the fallback for a workflow published after it was installed.
+    # NOTE: the data was validated against the published version's schema,
+    # which may differ from a pinned older version's.
+    installed = selectors.installed_version_ids(
+        installation_ids=[i.pk for i in installations.values()],
+        workflow_ids=[workflow.pk for workflow in workflows],
+    )
     runs = Run.objects.bulk_create(
         Run(
             workspace_id=event.workspace_id,
             workflow=workflow,
-            version_id=workflow.published_version_id,
+            version_id=installed.get(
+                (installations[workflow.integration_id].pk, workflow.pk),
+                workflow.published_version_id,
+            ),
             event=event,
             end_user_id=event.end_user_id,
             installation=installations[workflow.integration_id],

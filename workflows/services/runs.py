@@ -27,6 +27,7 @@ TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
 def run_transition(*, run: Run, status: str, error: dict | None = None) -> Run:
     """Move a run to ``status`` and save it; the caller holds the row lock.
 
+    A change to failed enqueues the workspace's error webhook after commit.
     Raises InvalidRunTransition for a change the table does not allow.
     """
     if status not in ALLOWED_TRANSITIONS[run.status]:
@@ -43,6 +44,10 @@ def run_transition(*, run: Run, status: str, error: dict | None = None) -> Run:
         run.error = error
         fields += ["finished_at", "error"]
     run.save(update_fields=fields)
+    if status == Status.FAILED:
+        from workflows.services.notifications import run_failure_schedule
+
+        run_failure_schedule(run=run)
     return run
 
 

@@ -26,6 +26,7 @@ from workflows.exceptions import (
     VersionStateError,
 )
 from workflows.models import Block, FieldMapping, Publication, Workflow, WorkflowVersion
+from workflows.services import installed_versions
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +354,11 @@ def _mark_releasing(version_id: int) -> None:
 
 @transaction.atomic
 def version_publish(*, version: WorkflowVersion, published_by: str = "") -> Workflow:
-    """Make a released version the one new events run. Locks the workflow row."""
+    """Make a released version the one new events run. Locks the workflow row.
+
+    Installations that follow the published version move to it, and a job
+    reconciles their shops' webhook subscriptions after commit.
+    """
     workflow = Workflow.objects.select_for_update().get(pk=version.workflow_id)
     version = WorkflowVersion.objects.get(pk=version.pk)
     if not version.is_released:
@@ -371,6 +376,7 @@ def version_publish(*, version: WorkflowVersion, published_by: str = "") -> Work
         published_by=published_by,
         previous_version_id=previous_id,
     )
+    installed_versions.followers_move(workflow=workflow)
     logger.info(
         "workflows.version.published",
         extra={

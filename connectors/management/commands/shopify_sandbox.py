@@ -45,6 +45,12 @@ class Command(BaseCommand):
             help="App client secret that signs webhooks in X-Shopify-Hmac-Sha256.",
         )
         parser.add_argument(
+            "--client-id",
+            default="sandbox-client-id",
+            help="App client id that OAuth installs must name, the platform's "
+            "SHOPIFY_CLIENT_ID (default: sandbox-client-id).",
+        )
+        parser.add_argument(
             "--api-version",
             default="2026-07",
             help="Admin API version sent in X-Shopify-API-Version (default: 2026-07).",
@@ -75,6 +81,7 @@ class Command(BaseCommand):
         try:
             sandbox = ShopifySandbox(
                 client_secret=options["client_secret"],
+                client_id=options["client_id"],
                 api_version=options["api_version"],
                 host=options["host"],
                 port=options["port"],

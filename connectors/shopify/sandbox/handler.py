@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import logging
 import re
@@ -10,13 +11,17 @@ import secrets
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from connectors.shopify.sandbox import oauth
 
 if TYPE_CHECKING:
     from connectors.shopify.sandbox.server import ShopifySandbox
 
 logger = logging.getLogger(__name__)
 
+OAUTH_AUTHORIZE_PATH = "/admin/oauth/authorize"
+OAUTH_TOKEN_PATH = "/admin/oauth/access_token"  # noqa: S105 - a path
 GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 API_VERSION_PATTERN = re.compile(r"^(?:[0-9]{4}-(?:0[1-9]|1[0-2])|unstable)$")
 SHOP_PATH = re.compile(r"^/_sandbox/shops/(?P<domain>[^/]+)$")
@@ -67,6 +72,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     def _route_get(self) -> None:
         path = urlsplit(self.path).path
+        if path == OAUTH_AUTHORIZE_PATH:
+            self._oauth_authorize(dict(parse_qsl(urlsplit(self.path).query)))
+            return
         if path == "/_sandbox/shops":
             self._send_json(200, {"domains": self.sandbox.shop_domains()})
             return
@@ -88,6 +96,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     def _route_post(self) -> None:
         path = urlsplit(self.path).path
+        if path in (OAUTH_AUTHORIZE_PATH, OAUTH_TOKEN_PATH):
+            body = self._read_body()
+            if body is None:
+                return
+            params = _form_or_json(body, self.headers.get("Content-Type") or "")
+            if path == OAUTH_AUTHORIZE_PATH:
+                self._oauth_authorize(params, approved=True)
+            else:
+                self._oauth_token(params)
+            return
         if path == "/_sandbox/shops":
             self._create_shop()
             return
@@ -121,6 +139,69 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return
         status, response = self.sandbox.handle_graphql(shop, payload)
         self._send_json(status, response)
+
+    def _oauth_shop(self, params: dict[str, str]):
+        shop = self.sandbox.find_shop(self._host_domain())
+        if shop is None and params.get("shop"):
+            shop = self.sandbox.find_shop(params["shop"])
+        return shop
+
+    def _oauth_authorize(self, params: dict[str, str], approved: bool = False) -> None:
+        shop = self._oauth_shop(params)
+        if shop is None:
+            self._send_html(404, b"<h1>There is no store at this address.</h1>")
+            return
+        try:
+            scopes = oauth.check_authorize(params, self.sandbox.client_id)
+        except oauth.OAuthError as error:
+            self._send_html(400, f"<h1>{html.escape(error.description)}</h1>".encode())
+            return
+        if not approved:
+            self._send_html(200, oauth.install_page(shop.domain, params, scopes))
+            return
+        with self.sandbox.lock:
+            shop.granted_scopes = scopes
+            location = oauth.approve(
+                shop.domain,
+                params,
+                scopes,
+                self.sandbox.oauth_codes,
+                self.sandbox.client_secret,
+            )
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _oauth_token(self, params: dict[str, str]) -> None:
+        shop = self.sandbox.find_shop(self._host_domain())
+        if shop is None:
+            self._send_json(404, NOT_FOUND)
+            return
+        try:
+            with self.sandbox.lock:
+                grant = oauth.exchange(
+                    shop.domain,
+                    params,
+                    self.sandbox.oauth_codes,
+                    self.sandbox.client_id,
+                    self.sandbox.client_secret,
+                )
+        except oauth.OAuthError as error:
+            self._send_json(
+                400, {"error": error.error, "error_description": error.description}
+            )
+            return
+        self._send_json(
+            200, {"access_token": shop.access_token, "scope": ",".join(grant.scopes)}
+        )
+
+    def _send_html(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _host_domain(self) -> str:
         host = (self.headers.get("Host") or "").strip().lower()
@@ -195,3 +276,17 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self.send_header("X-Shopify-API-Version", self.sandbox.api_version)
         self.end_headers()
         self.wfile.write(body)
+
+
+def _form_or_json(body: bytes, content_type: str) -> dict[str, str]:
+    """Read a form-encoded or JSON object body as strings; anything else is empty."""
+    text = body.decode("utf-8", "replace")
+    if content_type.split(";", 1)[0].strip().lower() == "application/json":
+        try:
+            payload = json.loads(text or "{}")
+        except json.JSONDecodeError:
+            return {}
+        if not isinstance(payload, dict):
+            return {}
+        return {str(k): str(v) for k, v in payload.items()}
+    return dict(parse_qsl(text))

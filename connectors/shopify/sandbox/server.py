@@ -5,6 +5,9 @@ to ``http://127.0.0.1:PORT`` instead and name the shop in the ``Host`` header. R
 
 - ``POST /admin/api/{version}/graphql.json``: the Admin GraphQL API, authenticated by
   ``X-Shopify-Access-Token`` and throttled by a leaky bucket per shop.
+- ``GET`` and ``POST /admin/oauth/authorize``, ``POST /admin/oauth/access_token``:
+  the OAuth authorization code grant (see ``oauth``). A browser cannot set the
+  ``Host`` header, so these also take the shop from a ``shop`` query parameter.
 - ``POST /_sandbox/shops``: create a shop from ``{"domain", "access_token"?,
   "currency"?, "utc_offset"?}``. Returns 201 ``{"domain", "access_token"}``.
 - ``GET /_sandbox/shops``: list the shop domains.
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from connectors.shopify.sandbox import oauth
 from connectors.shopify.sandbox.cost import LeakyBucket
 from connectors.shopify.sandbox.execution import GraphQLExecutor
 from connectors.shopify.sandbox.handler import (
@@ -51,7 +55,8 @@ class ShopifySandbox:
     next. Shopify retries 8 times over 4 hours, and the default compresses that to
     about 4 minutes. ``bucket_size`` and ``restore_rate`` set each shop's cost bucket
     in points and points per second. ``max_query_cost`` is the largest cost one query
-    may request.
+    may request. ``client_id`` and ``client_secret`` identify the one app that may
+    be installed through OAuth.
     """
 
     def __init__(
@@ -64,12 +69,15 @@ class ShopifySandbox:
         bucket_size: float = 2000.0,
         restore_rate: float = 100.0,
         max_query_cost: float = 1000.0,
+        client_id: str = "sandbox-client-id",
     ) -> None:
         if not client_secret:
             raise ValueError("client_secret must not be empty, it signs every webhook")
         if not API_VERSION_PATTERN.match(api_version):
             raise ValueError(f"invalid API version {api_version!r}, expected YYYY-MM")
         self.client_secret = client_secret
+        self.client_id = client_id
+        self.oauth_codes: dict[str, oauth.AuthorizationCode] = {}
         self.api_version = api_version
         self.host = host
         self.port = port

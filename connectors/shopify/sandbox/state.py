@@ -168,6 +168,8 @@ class ShopState:
     webhook_subscriptions: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     next_order_number: int = 1001
+    # The scopes the merchant granted the app through OAuth.
+    granted_scopes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.tzinfo = parse_utc_offset(self.utc_offset)

@@ -1,0 +1,111 @@
+"""Shared pieces of the JSON API: cursor pagination, per-key rate limits, OpenAPI.
+
+The OpenAPI hooks document the bearer API key and the one error envelope on
+every operation, so generated clients and schema checks see every answer.
+"""
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.pagination import CursorPagination
+from rest_framework.throttling import SimpleRateThrottle
+
+# Answers every operation may give, in the error envelope.
+COMMON_ERRORS = {
+    "400": "The request is invalid; see error.fields.",
+    "401": "The API key is missing, invalid or revoked.",
+    "404": "Nothing with that id in this workspace.",
+    "429": "Too many requests for this API key; wait Retry-After seconds.",
+}
+
+# Further answers of operations that change something.
+WRITE_ERRORS = {
+    "409": "The change conflicts with the current state; see error.message.",
+    "413": "The body is larger than EVENT_MAX_BODY_BYTES.",
+    "422": "The data is invalid; see error.fields.",
+    "502": "The connected app rejected or failed a call; try again later.",
+}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["path", "message"],
+                        "properties": {
+                            "path": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+class CursorPage(CursorPagination):
+    """Pages of newest first, addressed by an opaque cursor."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """Count requests per API key in the Django cache, which is Redis when set.
+
+    The rate is ``API_RATE_LIMIT`` (such as ``1200/min``). Requests without a
+    valid key are counted per client address.
+    """
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view) -> str:
+        key = getattr(request, "auth", None)
+        ident = f"key-{key.pk}" if key is not None else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "integrations.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A workspace API key: `Authorization: Bearer ak_live_...`.",
+        }
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    """Add the error envelope and the common error answers to every operation."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            errors = dict(COMMON_ERRORS)
+            if method != "get":
+                errors.update(WRITE_ERRORS)
+            for status, description in errors.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": reference}},
+                    },
+                )
+    return result
