@@ -3,7 +3,14 @@
 from django.utils import timezone
 
 from alloy.crypto import hash_token
-from integrations.models import ApiKey, Connection, EndUser, Installation, Workspace
+from integrations.models import (
+    ApiKey,
+    Connection,
+    EndUser,
+    Installation,
+    Integration,
+    Workspace,
+)
 
 # An API key's last use is written at most this often, so that every request
 # does not cost a write.
@@ -44,5 +51,31 @@ def installation_list(*, end_user: EndUser) -> list[Installation]:
     return list(
         Installation.objects.select_related("integration", "connection").filter(
             end_user=end_user
+        )
+    )
+
+
+def workspace_for_user(user) -> Workspace | None:
+    """Return the workspace a signed-in author works in: the first they belong to."""
+    if not user.is_authenticated:
+        return None
+    return Workspace.objects.filter(members=user).order_by("name", "pk").first()
+
+
+def integration_list(*, workspace: Workspace) -> list[Integration]:
+    return list(
+        Integration.objects.filter(workspace=workspace).prefetch_related("workflows")
+    )
+
+
+def integration_get(*, workspace: Workspace, integration_id: int) -> Integration | None:
+    return Integration.objects.filter(workspace=workspace, pk=integration_id).first()
+
+
+def test_connection_list(*, workspace: Workspace) -> list[Connection]:
+    """Active connections of the workspace's end users, for live test runs."""
+    return list(
+        Connection.objects.select_related("end_user").filter(
+            end_user__workspace=workspace, status=Connection.Status.ACTIVE
         )
     )

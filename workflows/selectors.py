@@ -1,6 +1,9 @@
-"""Reads for workflows: published triggers, frozen version plans, runs."""
+"""Reads for workflows: published triggers, frozen version plans, runs, diffs."""
 
+import difflib
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import F
@@ -149,18 +152,126 @@ def _build_plan(version_id: int) -> VersionPlan:
     )
 
 
-def run_list(*, workspace: Workspace, limit: int = 100) -> list[Run]:
+def run_list(
+    *,
+    workspace: Workspace,
+    limit: int = 100,
+    workflow_id: int | None = None,
+    version_number: int | None = None,
+    status: str = "",
+    end_user: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Run]:
+    """Return the newest runs of a workspace, narrowed by each filter given."""
+    runs = Run.objects.filter(workspace=workspace)
+    if workflow_id is not None:
+        runs = runs.filter(workflow_id=workflow_id)
+    if version_number is not None:
+        runs = runs.filter(version__number=version_number)
+    if status:
+        runs = runs.filter(status=status)
+    if end_user:
+        runs = runs.filter(end_user__external_id=end_user)
+    if since is not None:
+        runs = runs.filter(created_at__gte=since)
+    if until is not None:
+        runs = runs.filter(created_at__lt=until)
     return list(
-        Run.objects.filter(workspace=workspace)
-        .select_related("workflow", "version")
-        .order_by("-created_at")[:limit]
+        runs.select_related("workflow", "version", "end_user").order_by("-created_at")[
+            :limit
+        ]
     )
 
 
 def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
     return (
-        Run.objects.select_related("workflow", "version", "event", "end_user")
+        Run.objects.select_related(
+            "workflow__integration", "version", "event", "end_user"
+        )
         .prefetch_related("steps", "stream_deliveries")
         .filter(workspace=workspace, pk=run_id)
         .first()
     )
+
+
+def workflow_get(*, workspace: Workspace, workflow_id: int) -> Workflow | None:
+    return (
+        Workflow.objects.select_related("integration", "published_version")
+        .filter(integration__workspace=workspace, pk=workflow_id)
+        .first()
+    )
+
+
+def workflow_list(*, workspace: Workspace) -> list[Workflow]:
+    return list(
+        Workflow.objects.select_related("integration").filter(
+            integration__workspace=workspace
+        )
+    )
+
+
+def version_get(*, workspace: Workspace, version_id: int) -> WorkflowVersion | None:
+    return (
+        WorkflowVersion.objects.select_related(
+            "workflow__integration", "workflow__published_version"
+        )
+        .filter(workflow__integration__workspace=workspace, pk=version_id)
+        .first()
+    )
+
+
+def block_get(*, workspace: Workspace, block_id: int) -> Block | None:
+    return (
+        Block.objects.select_related("version__workflow__integration")
+        .filter(version__workflow__integration__workspace=workspace, pk=block_id)
+        .first()
+    )
+
+
+def version_latest(*, workflow: Workflow) -> WorkflowVersion:
+    return workflow.versions.order_by("-number").first()
+
+
+def version_document(version: WorkflowVersion) -> dict[str, Any]:
+    """Return a version's trigger, actions and mappings as one JSON document."""
+    blocks = []
+    for block in version.blocks.prefetch_related("mappings").order_by("position"):
+        entry: dict[str, Any] = {
+            "key": block.key,
+            "block": f"{block.connector}.{block.operation}",
+        }
+        if block.config:
+            entry["config"] = block.config
+        mappings = {m.target: {m.kind: m.value} for m in block.mappings.all()}
+        if mappings:
+            entry["mappings"] = mappings
+        blocks.append(entry)
+    return {"version": version.number, "blocks": blocks}
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    left: str
+    right: str
+    # "equal", "replace", "delete" or "insert", as difflib names the change.
+    change: str
+
+
+def version_diff(older: WorkflowVersion, newer: WorkflowVersion) -> list[DiffLine]:
+    """Compare two versions' documents line by line, for a side-by-side view."""
+    left = json.dumps(version_document(older), indent=2, sort_keys=True).splitlines()
+    right = json.dumps(version_document(newer), indent=2, sort_keys=True).splitlines()
+    lines: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    for change, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = left[i1:i2], right[j1:j2]
+        for index in range(max(len(old), len(new))):
+            lines.append(
+                DiffLine(
+                    left=old[index] if index < len(old) else "",
+                    right=new[index] if index < len(new) else "",
+                    change=change,
+                )
+            )
+    return lines
