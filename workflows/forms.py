@@ -144,8 +144,6 @@ class SchemaFieldForm(forms.Form):
         label="Field name",
         required=False,
         max_length=200,
-        help_text="customer.email is inside customer; line_items[].title is in each "
-        "item. Clear the name to remove the field.",
     )
     type = forms.ChoiceField(
         label="Type", choices=[(t, t) for t in schema_fields.FIELD_TYPES]

@@ -61,7 +61,7 @@ def test_workflow_create_opens_editor(author_client, workspace, tutorial):
 def test_editor_draws_blocks(author_client, tutorial):
     version = create_order_workflow(tutorial).versions.get()
     page = author_client.get(f"/builder/versions/{version.pk}").content.decode()
-    assert "Custom Event: Custom Event" in page
+    assert "<strong>Custom Event</strong>" in page
     assert "Shopify: Create Order" in page
 
 

@@ -185,10 +185,12 @@ def _block_summary(block: Block) -> dict:
         detail = block.config.get("event_name", "")
     elif block.config.get("stream_url"):
         detail = f"streams to {block.config['stream_url']}"
+    app = connector.title if connector else block.connector
+    title = definition.title if definition else block.operation
     return {
         "block": block,
-        "app": connector.title if connector else block.connector,
-        "title": definition.title if definition else block.operation,
+        # The Custom Event connector's one trigger has the connector's own name.
+        "title": title if app == title else f"{app}: {title}",
         "detail": detail,
         "mapped": len(block.mappings.all()),
     }
