@@ -21,7 +21,7 @@ MAPPING_KINDS = [
 
 
 def _operation_choices(kind: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Each app's triggers or actions (``kind``), grouped by app for a select."""
+    """Group each app's triggers or actions (``kind``) by app, for a select."""
     groups = []
     for connector in registry.connector_list():
         options = [
@@ -37,8 +37,8 @@ def trigger_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     return _operation_choices("triggers")
 
 
-def action_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    return _operation_choices("actions")
+def action_choices() -> list:
+    return [("", "Choose an app, then an action"), *_operation_choices("actions")]
 
 
 def parse_json_field(text: str, *, what: str) -> Any:
@@ -160,7 +160,7 @@ class SchemaFieldForm(forms.Form):
 
 class BaseSchemaFieldFormSet(forms.BaseFormSet):
     def rows(self) -> list[tuple[int, schema_fields.SchemaField]]:
-        """The filled-in rows as fields, with their form index."""
+        """Return the filled-in rows as fields, each with its form index."""
         rows = []
         for index, form in enumerate(self.forms):
             data = getattr(form, "cleaned_data", None) or {}
@@ -243,7 +243,7 @@ def mapping_value_error(kind: str, value: Any) -> str:
 
 
 def action_targets(action: registry.Action) -> list[tuple[str, dict, bool]]:
-    """The inputs a mapping can set: ``(target, schema, required)``.
+    """List the inputs a mapping can set, as ``(target, schema, required)``.
 
     An object input's own fields are listed too, as ``customer.email``.
     """

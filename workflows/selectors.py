@@ -3,10 +3,11 @@
 import difflib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncHour
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
@@ -275,3 +276,67 @@ def version_diff(older: WorkflowVersion, newer: WorkflowVersion) -> list[DiffLin
                 )
             )
     return lines
+
+
+@dataclass(frozen=True)
+class HourCount:
+    hour: datetime
+    total: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class WorkflowHealth:
+    workflow_id: int
+    name: str
+    total: int
+    succeeded: int
+    failed: int
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded over finished runs, from 0 to 1; None before any finished."""
+        finished = self.succeeded + self.failed
+        return self.succeeded / finished if finished else None
+
+
+def run_overview(
+    *, workspace: Workspace, now: datetime, hours: int = 24
+) -> tuple[list[HourCount], list[WorkflowHealth]]:
+    """Runs per hour and each workflow's success over the last ``hours``.
+
+    Every hour of the window is listed, empty ones with zero. Workflows with
+    failed runs come first, most failures first.
+    """
+    start = (now - timedelta(hours=hours - 1)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    runs = Run.objects.filter(workspace=workspace, created_at__gte=start)
+    failed = Count("pk", filter=Q(status=Run.Status.FAILED))
+    per_hour = {
+        row["hour"]: row
+        for row in runs.annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(total=Count("pk"), failed=failed)
+    }
+    hourly = []
+    for offset in range(hours):
+        hour = start + timedelta(hours=offset)
+        row = per_hour.get(hour, {"total": 0, "failed": 0})
+        hourly.append(HourCount(hour=hour, total=row["total"], failed=row["failed"]))
+    health = [
+        WorkflowHealth(
+            workflow_id=row["workflow_id"],
+            name=row["workflow__name"],
+            total=row["total"],
+            succeeded=row["succeeded"],
+            failed=row["failed"],
+        )
+        for row in runs.values("workflow_id", "workflow__name").annotate(
+            total=Count("pk"),
+            succeeded=Count("pk", filter=Q(status=Run.Status.SUCCEEDED)),
+            failed=failed,
+        )
+    ]
+    health.sort(key=lambda h: (-h.failed, h.success_rate or 0, h.name))
+    return hourly, health

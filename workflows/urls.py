@@ -46,6 +46,7 @@ urlpatterns = [
         name="mapping-preview",
     ),
     path("steps/<int:block_id>/remove", editor.action_remove, name="action-remove"),
+    path("overview", runs.overview, name="overview"),
     path("runs", runs.run_list, name="run-list"),
     path("runs/<int:run_id>", runs.run_detail, name="run-detail"),
     path("runs/<int:run_id>/replay", runs.run_replay_view, name="run-replay"),

@@ -91,7 +91,7 @@ class Tutorial:
 
 
 def wait_for_runs(rq_worker, workflow: Workflow, count: int) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         rq_worker()
         finished = Run.objects.filter(

@@ -30,7 +30,7 @@ from workflows.services.test_runs import (
 )
 
 FIELD_PREFIX = "field"
-# Where a service's field path puts its error on the trigger form.
+# The trigger form field that shows a service error, by the error's path.
 TRIGGER_ERROR_FIELDS = {
     "$.config.event_name": "event_name",
     "$.config.schema": "schema_json",
@@ -218,7 +218,7 @@ def version_editor(request: HttpRequest, version_id: int) -> HttpResponse:
 
 
 def _normalized(schema: Any) -> Any:
-    """A schema with its ``required`` lists sorted, so that order does not count."""
+    """Sort a schema's ``required`` lists, so that their order does not count."""
     if isinstance(schema, dict):
         return {
             key: sorted(value)
@@ -232,7 +232,7 @@ def _normalized(schema: Any) -> Any:
 
 
 def _chosen_schema(form: TriggerForm, formset) -> Any:
-    """The schema the author edited: the JSON or the rows; adds errors on a clash."""
+    """Pick the schema the author edited, the JSON or the rows, or add an error."""
     original = form.cleaned_data.get("schema_original")
     from_json = form.cleaned_data.get("schema_json")
     json_changed = _normalized(from_json) != _normalized(original)

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from alloy.errors import ApplicationError
@@ -90,3 +91,27 @@ def run_replay_view(request: HttpRequest, run_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Run {run.pk} is queued again.")
     return redirect("workflows:run-detail", run.pk)
+
+
+@workspace_required
+def overview(request: HttpRequest) -> HttpResponse:
+    hourly, health = selectors.run_overview(
+        workspace=request.workspace, now=timezone.now()
+    )
+    peak = max((hour.total for hour in hourly), default=0) or 1
+    bars = [
+        {
+            "hour": hour.hour,
+            "total": hour.total,
+            "failed": hour.failed,
+            "height": round(100 * hour.total / peak),
+            # The failed part's share of its own bar.
+            "failed_share": round(100 * hour.failed / hour.total) if hour.total else 0,
+        }
+        for hour in hourly
+    ]
+    return render(
+        request,
+        "builder/overview.html",
+        {"bars": bars, "peak": peak, "health": health},
+    )

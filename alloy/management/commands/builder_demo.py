@@ -85,10 +85,12 @@ class Command(BaseCommand):
         # Each start makes a new workspace; the author works in the newest one.
         user.workspaces.clear()
         workspace.members.add(user)
+
         _, api_key = integration_services.api_key_create(
             workspace=workspace, name="builder demo"
         )
         receiver = StreamReceiver(signing_secret).start()
+
         shop_domain = f"acme-builder-{suffix}.myshopify.com"
         token = sandbox.add_shop(shop_domain)
         end_user = integration_services.end_user_create(
@@ -100,6 +102,7 @@ class Command(BaseCommand):
             account_id=shop_domain,
             credentials={"access_token": token},
         )
+
         integration = tutorial_integration_create(
             workspace=workspace,
             stream_base_url=receiver.url,
