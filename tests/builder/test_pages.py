@@ -19,6 +19,16 @@ def new_draft(client, workflow) -> WorkflowVersion:
     return workflow.versions.get(status="draft")
 
 
+def preview_email(client, tutorial, expression: str):
+    block = Block.objects.get(
+        version__workflow=create_order_workflow(tutorial), key="create_order"
+    )
+    return client.post(
+        f"/builder/steps/{block.pk}/preview",
+        {"target": "email", "kind": "expression", "value": expression},
+    )
+
+
 def test_builder_requires_sign_in(client):
     response = client.get("/builder/")
     assert response.status_code == 302
@@ -89,35 +99,17 @@ def test_mapping_page_previews_sample(author_client, tutorial):
 
 
 def test_preview_reports_parse_error(author_client, tutorial):
-    block = Block.objects.get(
-        version__workflow=create_order_workflow(tutorial), key="create_order"
-    )
-    response = author_client.post(
-        f"/builder/steps/{block.pk}/preview",
-        {"target": "email", "kind": "expression", "value": "event.[email"},
-    )
+    response = preview_email(author_client, tutorial, "event.[email")
     assert "does not parse" in response.json()["error"]
 
 
 def test_preview_evaluates_expression(author_client, tutorial):
-    block = Block.objects.get(
-        version__workflow=create_order_workflow(tutorial), key="create_order"
-    )
-    response = author_client.post(
-        f"/builder/steps/{block.pk}/preview",
-        {"target": "email", "kind": "expression", "value": "event.email"},
-    )
+    response = preview_email(author_client, tutorial, "event.email")
     assert response.json() == {"value": '"jane.doe@example.com"'}
 
 
 def test_preview_names_missing_field(author_client, tutorial):
-    block = Block.objects.get(
-        version__workflow=create_order_workflow(tutorial), key="create_order"
-    )
-    response = author_client.post(
-        f"/builder/steps/{block.pk}/preview",
-        {"target": "email", "kind": "expression", "value": "event.mail"},
-    )
+    response = preview_email(author_client, tutorial, "event.mail")
     assert "event.mail" in response.json()["error"]
 
 
@@ -191,3 +183,8 @@ def test_dry_test_run_shows_input(author_client, tutorial):
     page = response.content.decode()
     assert "Dry test run" in page
     assert "dry@example.com" in page
+
+
+def test_preview_names_end_of_text(author_client, tutorial):
+    response = preview_email(author_client, tutorial, "event.[email")
+    assert "the end of the text" in response.json()["error"]
