@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from workflows.tutorial import ORDER_REQUESTED_SCHEMA
+from workflows import schema_fields
+from workflows.tutorial import ORDER_REQUESTED_SAMPLE, ORDER_REQUESTED_SCHEMA
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,11 @@ def field_html(page: str, name: str) -> str:
     return html.unescape(next(c for c in chunks if f'name="{name}"' in c))
 
 
-def trigger_post(draft, **changes) -> dict:
+def trigger_post(draft, rows: dict | None = None, **changes) -> dict:
+    """A trigger form POST of the saved settings, with ``changes`` applied.
+
+    ``rows`` replaces the schema field rows the editor shows for the schema.
+    """
     trigger = draft.blocks.get(position=0)
     schema = trigger.config.get("schema")
     data = {
@@ -39,9 +44,19 @@ def trigger_post(draft, **changes) -> dict:
         "schema_json": json.dumps(schema) if schema else "",
         "schema_original": json.dumps(schema) if schema else "",
         "stream_url": trigger.config.get("stream_url", ""),
-        "field-TOTAL_FORMS": "0",
         "field-INITIAL_FORMS": "0",
     }
+    if rows is not None:
+        return data | rows | changes
+    shown, _ = schema_fields.fields_from_schema(schema)
+    data["field-TOTAL_FORMS"] = str(len(shown))
+    for index, row in enumerate(shown):
+        data[f"field-{index}-name"] = row.name
+        data[f"field-{index}-type"] = row.type
+        data[f"field-{index}-items"] = row.items
+        data[f"field-{index}-description"] = row.description
+        if row.required:
+            data[f"field-{index}-required"] = "on"
     return data | changes
 
 
@@ -76,7 +91,7 @@ def test_duplicate_field_name_refused(author_client, draft):
         "field-1-type": "integer",
     }
     response = author_client.post(
-        f"/builder/versions/{draft.pk}/trigger", trigger_post(draft) | rows
+        f"/builder/versions/{draft.pk}/trigger", trigger_post(draft, rows=rows)
     )
     field = field_html(response.content.decode(), "field-1-name")
     assert response.status_code == 422
@@ -97,7 +112,7 @@ def test_field_rows_rebuild_schema(author_client, draft):
         "field-2-type": "string",
     }
     author_client.post(
-        f"/builder/versions/{draft.pk}/trigger", trigger_post(draft) | rows
+        f"/builder/versions/{draft.pk}/trigger", trigger_post(draft, rows=rows)
     )
     schema = draft.blocks.get(position=0).config["schema"]
     assert schema["required"] == ["email"]
@@ -180,7 +195,7 @@ def test_both_schema_edits_refused(author_client, draft):
     changed = {"type": "object", "properties": {"name": {"type": "string"}}}
     response = author_client.post(
         f"/builder/versions/{draft.pk}/trigger",
-        trigger_post(draft, schema_json=json.dumps(changed)) | rows,
+        trigger_post(draft, rows=rows, schema_json=json.dumps(changed)),
     )
     field = field_html(response.content.decode(), "schema_json")
     assert "Both the fields and the JSON Schema changed" in field
@@ -191,3 +206,34 @@ def test_run_filter_bad_date_refused(author_client):
     response = author_client.get("/builder/runs", {"since": "yesterday"})
     assert response.status_code == 422
     assert "Enter a valid date/time" in field_html(response.content.decode(), "since")
+
+
+def test_sample_breaking_schema_refused(author_client, draft):
+    sample = {"email": "jane@example.com", "line_items": [{"title": "Widget"}]}
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/trigger",
+        trigger_post(draft, sample_json=json.dumps(sample)),
+    )
+    field = field_html(response.content.decode(), "sample_json")
+    assert response.status_code == 422
+    assert "at $.line_items[0]: 'quantity' is a required property" in field
+    assert draft.blocks.get(position=0).config["sample"] == ORDER_REQUESTED_SAMPLE
+
+
+def test_unchanged_trigger_keeps_schema(author_client, draft):
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/trigger", trigger_post(draft)
+    )
+    assert response.status_code == 302
+    assert draft.blocks.get(position=0).config["schema"] == ORDER_REQUESTED_SCHEMA
+
+
+def test_json_schema_edit_saved(author_client, draft):
+    changed = json.loads(json.dumps(ORDER_REQUESTED_SCHEMA))
+    changed["properties"]["note"]["maxLength"] = 500
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/trigger",
+        trigger_post(draft, schema_json=json.dumps(changed)),
+    )
+    assert response.status_code == 302
+    assert draft.blocks.get(position=0).config["schema"] == changed

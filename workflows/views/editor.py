@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from alloy.errors import ApplicationError
 from connectors import registry
 from integrations.access import not_found, workspace_required
-from workflows import schema_fields, selectors
+from workflows import schema_fields, selectors, validation
 from workflows.forms import (
     ActionAddForm,
     MappingForm,
@@ -256,7 +256,8 @@ def _chosen_schema(form: TriggerForm, formset) -> Any:
         if from_json is None:
             form.add_error("schema_json", "A custom event needs a JSON Schema.")
         return from_json
-    return from_rows
+    # Unchanged rows keep the saved schema as it was, to the order of its lists.
+    return from_rows if rows_changed else original
 
 
 def _trigger_config(version: WorkflowVersion, form: TriggerForm, formset) -> dict:
@@ -279,6 +280,9 @@ def _trigger_config(version: WorkflowVersion, form: TriggerForm, formset) -> dic
         config["sample"] = sample
     if data.get("stream_url"):
         config["stream_url"] = data["stream_url"]
+    if isinstance(config.get("schema"), dict) and "sample" in config:
+        for problem in validation.sample_problems(config["schema"], config["sample"]):
+            form.add_error("sample_json", problem)
     return config
 
 
