@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format services
+.PHONY: demo builder test lint format services
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 ## demo: build the tutorial integration and run it against the Shopify sandbox
 demo: $(STAMP)
 	$(BIN)/python manage.py demo
+
+## builder: serve the builder on the demo's data and print the URL and a sign-in
+builder: $(STAMP)
+	$(BIN)/python manage.py builder_demo
 
 ## test: the test suite against local PostgreSQL and Redis (started if stopped)
 test: $(STAMP) services

@@ -2,6 +2,7 @@
 
 import logging
 import re
+from typing import Any
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _STANDARD_ATTRS = frozenset(
@@ -24,6 +25,20 @@ def redact(text: str) -> str:
         else:
             text = pattern.sub("[redacted]", text)
     return text
+
+
+def redact_value(value: Any) -> Any:
+    """Return a JSON value with secret-named keys and credential-shaped text hidden."""
+    if isinstance(value, dict):
+        return {
+            key: "[redacted]" if key.lower() in _SECRET_KEYS else redact_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -2,6 +2,7 @@
 
 import threading
 
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
@@ -21,8 +22,9 @@ class BackgroundServer:
             (host, port), _QuietHandler, allow_reuse_address=True
         )
         # WSGIHandler directly, not alloy.wsgi: that module calls django.setup()
-        # again, which reconfigures logging over the caller's log level.
-        self._server.set_app(WSGIHandler())
+        # again, which reconfigures logging over the caller's log level. The
+        # static files handler serves the builder's stylesheet and script.
+        self._server.set_app(StaticFilesHandler(WSGIHandler()))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="alloy-http", daemon=True

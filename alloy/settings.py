@@ -187,6 +187,10 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "integrations:integration-list"
+LOGOUT_REDIRECT_URL = "login"
+
 # Jobs: with REDIS_URL set, runs go through RQ; without it they execute in a
 # thread of the process that accepted the event.
 REDIS_URL = _setting(

@@ -1,8 +1,10 @@
 """Root URLs: the admin, the JSON API under /api/v1/ with its schema and docs,
-the connect page, and app webhooks."""
+the connect page, app webhooks and the builder."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -29,6 +31,11 @@ urlpatterns = [
     ),
     path("connect/", include("integrations.connect_urls")),
     path("webhooks/shopify", shopify_webhook, name="shopify-webhook"),
+    path("builder/sign-in", auth_views.LoginView.as_view(), name="login"),
+    path("builder/sign-out", auth_views.LogoutView.as_view(), name="logout"),
+    path("builder/", include("integrations.urls")),
+    path("builder/", include("workflows.urls")),
+    path("", RedirectView.as_view(pattern_name="integrations:integration-list")),
 ]
 
 handler404 = "alloy.errors.json_not_found"

@@ -68,6 +68,8 @@ class Trigger:
     topic: str | None = None
     # JSON Schema of the event data; a custom event defines its own per block.
     output_schema: JSONSchema | None = None
+    # An example of the event data, the default sample payload of a test run.
+    sample: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from django.urls import path
 
-from integrations import views
+from integrations import connect_views
 
 app_name = "connect"
 
 urlpatterns = [
-    path("", views.connect_page, name="page"),
-    path("install", views.connect_install, name="install"),
-    path("uninstall", views.connect_uninstall, name="uninstall"),
-    path("shopify/callback", views.shopify_callback, name="shopify-callback"),
+    path("", connect_views.connect_page, name="page"),
+    path("install", connect_views.connect_install, name="install"),
+    path("uninstall", connect_views.connect_uninstall, name="uninstall"),
+    path("shopify/callback", connect_views.shopify_callback, name="shopify-callback"),
 ]

@@ -57,6 +57,13 @@ def installation_list(*, end_user: EndUser) -> list[Installation]:
     )
 
 
+def workspace_for_user(user) -> Workspace | None:
+    """Return the workspace a signed-in author works in: the first they belong to."""
+    if not user.is_authenticated:
+        return None
+    return Workspace.objects.filter(members=user).order_by("name", "pk").first()
+
+
 def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(workspace=workspace)
 
@@ -155,3 +162,12 @@ def installation_workflow_versions(installation: Installation) -> list[dict]:
             }
         )
     return rows
+
+
+def test_connection_list(*, workspace: Workspace) -> list[Connection]:
+    """Active connections of the workspace's end users, for live test runs."""
+    return list(
+        Connection.objects.select_related("end_user").filter(
+            end_user__workspace=workspace, status=Connection.Status.ACTIVE
+        )
+    )

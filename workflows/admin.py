@@ -1,7 +1,8 @@
 """Admin for workflows, versions, events and runs; released versions are read-only."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from alloy.errors import ApplicationError
 from workflows.models import (
     Block,
     Event,
@@ -14,6 +15,8 @@ from workflows.models import (
     Workflow,
     WorkflowVersion,
 )
+from workflows.services.replays import run_replay
+from workflows.services.runs import run_retry
 
 
 class FrozenWhenReleasedMixin:
@@ -72,7 +75,8 @@ class WorkflowVersionAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
 @admin.register(Block)
 class BlockAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
     list_display = ["key", "version", "position", "kind", "connector", "operation"]
-    list_filter = ["kind", "connector"]
+    list_filter = ["kind", "connector", "version__status"]
+    search_fields = ["key", "version__workflow__name"]
 
     def has_add_permission(self, request) -> bool:
         # Blocks are added to a draft through the version services, which
@@ -86,7 +90,8 @@ class BlockAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
 @admin.register(FieldMapping)
 class FieldMappingAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
     list_display = ["target", "kind", "block"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "block__version__status"]
+    search_fields = ["target", "block__key", "block__version__workflow__name"]
 
     def has_add_permission(self, request) -> bool:
         # Mappings are set through the version services, which parse them.
@@ -105,6 +110,8 @@ class PublicationAdmin(admin.ModelAdmin):
         "published_by",
         "created_at",
     ]
+    list_filter = ["workflow__integration__workspace"]
+    search_fields = ["workflow__name", "published_by"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -138,11 +145,53 @@ class RunStepInline(admin.TabularInline):
     fields = readonly_fields
 
 
+@admin.action(description="Replay selected runs as new runs")
+def replay_runs(modeladmin, request, queryset) -> None:
+    replays = [run_replay(run=run) for run in queryset]
+    messages.success(request, f"{len(replays)} replay run(s) queued.")
+
+
+@admin.action(description="Retry selected failed runs from their failed step")
+def retry_runs(modeladmin, request, queryset) -> None:
+    retried, skipped = 0, []
+    for run in queryset:
+        try:
+            run_retry(run_id=run.pk)
+        except ApplicationError:
+            skipped.append(str(run.pk))
+        else:
+            retried += 1
+    messages.success(request, f"{retried} run(s) queued again.")
+    if skipped:
+        messages.warning(
+            request,
+            f"Not retried, because only failed runs can be: {', '.join(skipped)}.",
+        )
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "workflow", "version", "status", "end_user", "created_at"]
-    list_filter = ["status", "workflow"]
-    search_fields = ["end_user__external_id"]
+    list_display = [
+        "pk",
+        "workflow",
+        "version",
+        "status",
+        "attempt",
+        "end_user",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "workspace", "workflow", "created_at"]
+    search_fields = ["end_user__external_id", "workflow__name", "rq_job_id"]
+    actions = [replay_runs, retry_runs]
+
+    # A run is a record of what happened; Replay is the only change to it.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
     readonly_fields = [
         "status",
         "attempt",
@@ -164,7 +213,8 @@ class StreamDeliveryAdmin(admin.ModelAdmin):
         "succeeded",
         "created_at",
     ]
-    list_filter = ["succeeded"]
+    list_filter = ["succeeded", "created_at"]
+    search_fields = ["delivery_id", "url"]
 
 
 @admin.register(InstalledVersion)

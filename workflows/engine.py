@@ -27,7 +27,9 @@ from workflows.services.streams import stream_delivery_schedule
 logger = logging.getLogger(__name__)
 
 
-class _StepFailed(Exception):
+class StepFailed(Exception):
+    """A step failed; ``error`` is its coded error and ``step_input`` what it got."""
+
     def __init__(self, error: dict[str, Any], step_input: Any = None) -> None:
         super().__init__(error["message"])
         self.error = error
@@ -81,7 +83,7 @@ def run_execute(*, run_id: int) -> Run | None:
         step_started_at, step_started = timezone.now(), time.monotonic()
         try:
             step_input, output = _execute_step(run, step, context)
-        except _StepFailed as failed:
+        except StepFailed as failed:
             outcome = _Outcome(
                 RunStep.Status.FAILED, step_input=failed.step_input, error=failed.error
             )
@@ -145,7 +147,7 @@ def _claim(run_id: int) -> Run | None:
 def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
     action = registry.action_get(step.connector, step.operation)
     if action is None:
-        raise _StepFailed(
+        raise StepFailed(
             {
                 "code": "unknown_action",
                 "message": f"The action {step.connector}.{step.operation} is not "
@@ -153,11 +155,40 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
                 "fields": [],
             }
         )
+    step_input = step_input_build(step, context)
+    action_context = _action_context(run, step, action)
+    try:
+        output = action.execute(action_context, step_input)
+    except registry.ActionError as exc:
+        raise StepFailed(exc.as_dict(), step_input) from exc
+    except Exception as exc:
+        logger.exception(
+            "workflows.step.crashed",
+            extra={"run_id": run.pk, "step": step.key, "connector": step.connector},
+        )
+        raise StepFailed(
+            {
+                "code": "action_crashed",
+                "message": f"The {step.connector}.{step.operation} action failed "
+                f"unexpectedly: {type(exc).__name__}.",
+                "fields": [],
+            },
+            step_input,
+        ) from exc
+    return step_input, output
+
+
+def step_input_build(step: StepPlan, context: dict) -> dict:
+    """Evaluate a step's mappings on the run context and check the input's schema.
+
+    Raises StepFailed naming every mapping that failed or input field the
+    action's schema rejects. Calls nothing outside the process.
+    """
     step_input, failures = mapping.evaluate(
         list(step.mappings), context, required=step.required
     )
     if failures:
-        raise _StepFailed(
+        raise StepFailed(
             {
                 "code": "mapping_failed",
                 "message": "; ".join(f"{f.target}: {f.message}" for f in failures),
@@ -175,7 +206,7 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
                 {"path": _json_path(error.absolute_path), "message": error.message}
                 for error in errors
             ]
-            raise _StepFailed(
+            raise StepFailed(
                 {
                     "code": "invalid_step_input",
                     "message": "; ".join(
@@ -190,7 +221,7 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
         # Checked before the call, so that no side effect happens for a step
         # whose record the database would reject.
         path, message = unstorable
-        raise _StepFailed(
+        raise StepFailed(
             {
                 "code": "invalid_step_input",
                 "message": f"{path}: {message}",
@@ -198,26 +229,7 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
             },
             json_storable(step_input),
         )
-    action_context = _action_context(run, step, action)
-    try:
-        output = action.execute(action_context, step_input)
-    except registry.ActionError as exc:
-        raise _StepFailed(exc.as_dict(), step_input) from exc
-    except Exception as exc:
-        logger.exception(
-            "workflows.step.crashed",
-            extra={"run_id": run.pk, "step": step.key, "connector": step.connector},
-        )
-        raise _StepFailed(
-            {
-                "code": "action_crashed",
-                "message": f"The {step.connector}.{step.operation} action failed "
-                f"unexpectedly: {type(exc).__name__}.",
-                "fields": [],
-            },
-            step_input,
-        ) from exc
-    return step_input, output
+    return step_input
 
 
 def _action_context(
@@ -240,7 +252,7 @@ def _action_context(
             .first()
         )
     if connection is None or connection.status != Connection.Status.ACTIVE:
-        raise _StepFailed(
+        raise StepFailed(
             {
                 "code": "connection_missing",
                 "message": f"End user {run.end_user.external_id!r} has no active "

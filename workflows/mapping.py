@@ -226,5 +226,7 @@ def _missing_path(node: dict, context: Any) -> str | None:
 
 def _parser_message(exc: jmespath_exceptions.JMESPathError) -> str:
     if isinstance(exc, jmespath_exceptions.ParseError):
+        if exc.token_value is None:
+            return f"{exc.msg} at position {exc.lex_position}, the end of the text"
         return f"{exc.msg} at position {exc.lex_position} near {exc.token_value!r}"
     return str(exc).splitlines()[0]

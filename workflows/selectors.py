@@ -1,10 +1,13 @@
-"""Reads for workflows: published triggers, frozen version plans, runs."""
+"""Reads for workflows: published triggers, frozen version plans, runs, diffs."""
 
+import difflib
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncHour
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from referencing import Registry
@@ -198,6 +201,31 @@ def _build_plan(version_id: int) -> VersionPlan:
     )
 
 
+def run_list(
+    *,
+    workspace: Workspace,
+    limit: int = 100,
+    workflow_id: int | None = None,
+    version_number: int | None = None,
+    status: str = "",
+    end_user: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Run]:
+    """Return the newest runs of a workspace, narrowed by each filter given."""
+    runs = run_filter(
+        workspace=workspace,
+        status=status or None,
+        user=end_user or None,
+        workflow=workflow_id,
+        created_after=since,
+        created_before=until,
+    )
+    if version_number is not None:
+        runs = runs.filter(version__number=version_number)
+    return list(runs.order_by("-created_at")[:limit])
+
+
 def run_filter(
     *,
     workspace: Workspace,
@@ -227,8 +255,156 @@ def run_filter(
 
 def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
     return (
-        Run.objects.select_related("workflow", "version", "event", "end_user")
+        Run.objects.select_related(
+            "workflow__integration", "version", "event", "end_user"
+        )
         .prefetch_related("steps", "stream_deliveries")
         .filter(workspace=workspace, pk=run_id)
         .first()
     )
+
+
+def workflow_get(*, workspace: Workspace, workflow_id: int) -> Workflow | None:
+    return (
+        Workflow.objects.select_related("integration", "published_version")
+        .filter(integration__workspace=workspace, pk=workflow_id)
+        .first()
+    )
+
+
+def workflow_list(*, workspace: Workspace) -> list[Workflow]:
+    return list(
+        Workflow.objects.select_related("integration").filter(
+            integration__workspace=workspace
+        )
+    )
+
+
+def version_get(*, workspace: Workspace, version_id: int) -> WorkflowVersion | None:
+    return (
+        WorkflowVersion.objects.select_related(
+            "workflow__integration", "workflow__published_version"
+        )
+        .filter(workflow__integration__workspace=workspace, pk=version_id)
+        .first()
+    )
+
+
+def block_get(*, workspace: Workspace, block_id: int) -> Block | None:
+    return (
+        Block.objects.select_related("version__workflow__integration")
+        .filter(version__workflow__integration__workspace=workspace, pk=block_id)
+        .first()
+    )
+
+
+def version_latest(*, workflow: Workflow) -> WorkflowVersion:
+    return workflow.versions.order_by("-number").first()
+
+
+def version_document(version: WorkflowVersion) -> dict[str, Any]:
+    """Return a version's trigger, actions and mappings as one JSON document."""
+    blocks = []
+    for block in version.blocks.prefetch_related("mappings").order_by("position"):
+        entry: dict[str, Any] = {
+            "key": block.key,
+            "block": f"{block.connector}.{block.operation}",
+        }
+        if block.config:
+            entry["config"] = block.config
+        mappings = {m.target: {m.kind: m.value} for m in block.mappings.all()}
+        if mappings:
+            entry["mappings"] = mappings
+        blocks.append(entry)
+    return {"version": version.number, "blocks": blocks}
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    left: str
+    right: str
+    # "equal", "replace", "delete" or "insert", as difflib names the change.
+    change: str
+
+
+def version_diff(older: WorkflowVersion, newer: WorkflowVersion) -> list[DiffLine]:
+    """Compare two versions' documents line by line, for a side-by-side view."""
+    left = json.dumps(version_document(older), indent=2, sort_keys=True).splitlines()
+    right = json.dumps(version_document(newer), indent=2, sort_keys=True).splitlines()
+    lines: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    for change, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = left[i1:i2], right[j1:j2]
+        for index in range(max(len(old), len(new))):
+            lines.append(
+                DiffLine(
+                    left=old[index] if index < len(old) else "",
+                    right=new[index] if index < len(new) else "",
+                    change=change,
+                )
+            )
+    return lines
+
+
+@dataclass(frozen=True)
+class HourCount:
+    hour: datetime
+    total: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class WorkflowHealth:
+    workflow_id: int
+    name: str
+    total: int
+    succeeded: int
+    failed: int
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded over finished runs, from 0 to 1; None before any finished."""
+        finished = self.succeeded + self.failed
+        return self.succeeded / finished if finished else None
+
+
+def run_overview(
+    *, workspace: Workspace, now: datetime, hours: int = 24
+) -> tuple[list[HourCount], list[WorkflowHealth]]:
+    """Runs per hour and each workflow's success over the last ``hours``.
+
+    Every hour of the window is listed, empty ones with zero. Workflows with
+    failed runs come first, most failures first.
+    """
+    start = (now - timedelta(hours=hours - 1)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    runs = Run.objects.filter(workspace=workspace, created_at__gte=start)
+    failed = Count("pk", filter=Q(status=Run.Status.FAILED))
+    per_hour = {
+        row["hour"]: row
+        for row in runs.annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(total=Count("pk"), failed=failed)
+    }
+    hourly = []
+    for offset in range(hours):
+        hour = start + timedelta(hours=offset)
+        row = per_hour.get(hour, {"total": 0, "failed": 0})
+        hourly.append(HourCount(hour=hour, total=row["total"], failed=row["failed"]))
+    health = [
+        WorkflowHealth(
+            workflow_id=row["workflow_id"],
+            name=row["workflow__name"],
+            total=row["total"],
+            succeeded=row["succeeded"],
+            failed=row["failed"],
+        )
+        for row in runs.values("workflow_id", "workflow__name").annotate(
+            total=Count("pk"),
+            succeeded=Count("pk", filter=Q(status=Run.Status.SUCCEEDED)),
+            failed=failed,
+        )
+    ]
+    health.sort(key=lambda h: (-h.failed, h.success_rate or 0, h.name))
+    return hourly, health

@@ -100,6 +100,20 @@ def _check_references_in_schema(schema: dict, *, path: str) -> list[Problem]:
     return problems
 
 
+def sample_problems(schema: dict, sample: Any, limit: int = 5) -> list[str]:
+    """Return how a sample payload breaks a custom event's schema, first ``limit``."""
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = sorted(validator.iter_errors(sample), key=lambda e: list(e.absolute_path))
+    return [
+        "The sample does not match the schema at $"
+        + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
+        + f": {e.message}"
+        for e in errors[:limit]
+    ]
+
+
 def check_version(blocks: list[Block]) -> list[Problem]:
     """Return every reason the version's blocks cannot be released; empty if none."""
     problems: list[Problem] = []

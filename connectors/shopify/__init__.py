@@ -1,7 +1,18 @@
 """The Shopify connector: order and customer webhooks, and GraphQL Admin API actions."""
 
+import json
+from pathlib import Path
+
 from connectors.registry import Action, Connector, Trigger, register
 from connectors.shopify import actions, schemas, subscriptions
+
+_SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+def _sample(name: str) -> dict:
+    """Load an example webhook body, as Shopify documents the topic's payload."""
+    return json.loads((_SAMPLES / name).read_text())
+
 
 ORDER_CREATED = "order_created"
 CUSTOMER_CREATED = "customer_created"
@@ -20,6 +31,7 @@ connector = register(
                 description="Starts a run when an order is placed in the shop.",
                 topic="orders/create",
                 output_schema=schemas.ORDER_WEBHOOK,
+                sample=_sample("orders_create.json"),
             ),
             CUSTOMER_CREATED: Trigger(
                 connector="shopify",
@@ -28,6 +40,7 @@ connector = register(
                 description="Starts a run when a customer signs up in the shop.",
                 topic="customers/create",
                 output_schema=schemas.CUSTOMER_WEBHOOK,
+                sample=_sample("customers_create.json"),
             ),
         },
         actions={

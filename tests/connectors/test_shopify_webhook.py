@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import connectors.shopify
 from integrations import services as integration_services
 from tests.conftest import SHOP_DOMAIN
 from workflows.models import Event, Run
@@ -16,7 +17,7 @@ from workflows.tutorial import tutorial_integration_create
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "shopify"
+FIXTURES = Path(connectors.shopify.__file__).resolve().parent / "samples"
 
 
 def shopify_bytes(name: str) -> bytes:

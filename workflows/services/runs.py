@@ -2,10 +2,11 @@
 
 import logging
 
+from django.db import transaction
 from django.utils import timezone
 
 from alloy import jobs
-from workflows.exceptions import InvalidRunTransition
+from workflows.exceptions import InvalidRunTransition, VersionStateError
 from workflows.models import Run
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     # Back to queued when a worker gives a run up to be retried.
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED}),
     Status.SUCCEEDED: frozenset(),
-    Status.FAILED: frozenset(),
+    # Back to queued when replayed; the run resumes after its succeeded steps.
+    Status.FAILED: frozenset({Status.QUEUED}),
 }
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
@@ -39,6 +41,9 @@ def run_transition(*, run: Run, status: str, error: dict | None = None) -> Run:
         run.attempt += 1
         run.started_at = run.started_at or now
         fields += ["attempt", "started_at"]
+    if status == Status.QUEUED:
+        run.finished_at, run.error = None, None
+        fields += ["finished_at", "error"]
     if status in TERMINAL:
         run.finished_at = now
         run.error = error
@@ -61,3 +66,24 @@ def runs_enqueue(*, run_ids: list[int]) -> None:
         logger.info(
             "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
         )
+
+
+def run_retry(*, run_id: int) -> Run:
+    """Queue a failed run again; it resumes after its last succeeded step.
+
+    Locks the run row and enqueues it after commit. Raises VersionStateError
+    for a run that has not failed, since only a failed run has steps left.
+    """
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.status != Status.FAILED:
+            raise VersionStateError(
+                f"Run {run.pk} is {run.status}; only a failed run can be retried.",
+                code="run_not_retryable",
+            )
+        run_transition(run=run, status=Status.QUEUED)
+        run.rq_job_id = ""
+        run.save(update_fields=["rq_job_id", "updated_at"])
+        transaction.on_commit(lambda: runs_enqueue(run_ids=[run.pk]))
+    logger.info("workflows.run.retried", extra={"run_id": run.pk})
+    return run

@@ -306,6 +306,22 @@ def mapping_remove(*, block: Block, target: str) -> None:
 
 
 @transaction.atomic
+def block_mappings_replace(
+    *, block: Block, mappings: dict[str, tuple[str, Any]]
+) -> None:
+    """Set a draft action's mappings to ``{target: (kind, value)}``, removing others.
+
+    Runs in one transaction, so a mapping that fails to parse leaves every
+    mapping of the block as it was. Raises ValidationError for that mapping.
+    """
+    _require_draft(block.version)
+    for target, (kind, value) in mappings.items():
+        mapping_set(block=block, target=target, kind=kind, value=value)
+    for item in block.mappings.exclude(target__in=list(mappings)):
+        item.delete()
+
+
+@transaction.atomic
 def version_release(
     *, version: WorkflowVersion, released_by: str = ""
 ) -> WorkflowVersion:

@@ -262,27 +262,13 @@ class Command(BaseCommand):
             )
 
     def _start_worker(self, sandbox: ShopifySandbox, server: BackgroundServer):
-        env = {
-            **os.environ,
-            "SHOPIFY_API_URL": sandbox.url,
-            "PUBLIC_BASE_URL": server.url,
-        }
-        if self.verbosity < 2:
-            env.setdefault("LOG_LEVEL", "WARNING")
-        manage = Path(settings.BASE_DIR) / "manage.py"
         self._say(
             "RQ worker         manage.py rqworker --with-scheduler (SimpleWorker)"
         )
-        return subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                str(manage),
-                "rqworker",
-                "default",
-                "--with-scheduler",
-                f"--verbosity={self.verbosity}",
-            ],
-            env=env,
+        return worker_start(
+            shopify_api_url=sandbox.url,
+            public_base_url=server.url,
+            verbosity=self.verbosity,
         )
 
     def _heading(self, text: str) -> None:
@@ -291,6 +277,31 @@ class Command(BaseCommand):
 
     def _say(self, text: str) -> None:
         self.stdout.write(f"  {text}")
+
+
+def worker_start(
+    *, shopify_api_url: str, public_base_url: str, verbosity: int
+) -> subprocess.Popen:
+    """Start ``manage.py rqworker`` in a child process that calls the sandbox."""
+    env = {
+        **os.environ,
+        "SHOPIFY_API_URL": shopify_api_url,
+        "PUBLIC_BASE_URL": public_base_url,
+    }
+    if verbosity < 2:
+        env.setdefault("LOG_LEVEL", "WARNING")
+    manage = Path(settings.BASE_DIR) / "manage.py"
+    return subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            str(manage),
+            "rqworker",
+            "default",
+            "--with-scheduler",
+            f"--verbosity={verbosity}",
+        ],
+        env=env,
+    )
 
 
 def _tags(resource: dict) -> list[str]:
