@@ -8,6 +8,7 @@ executed in-process, loopback outbound URLs allowed. Production sets at least
 
 import base64
 import binascii
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +38,13 @@ def _seconds_list(name: str, default: list[str]) -> list[float]:
     values = [float(item) for item in env.list(name, default=default)]
     if not values or any(value < 0 for value in values):
         raise ValueError(name)
+    return values
+
+
+def _networks(name: str, default: list[str]) -> list[str]:
+    values = env.list(name, default=default)
+    for value in values:
+        ipaddress.ip_network(value, strict=False)
     return values
 
 
@@ -253,6 +261,45 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EVENT_MAX_BODY_BYTES
 # The deepest nesting of objects and arrays accepted in a JSON body.
 JSON_MAX_DEPTH = _setting(
     "JSON_MAX_DEPTH", _positive(env.int), 64, "a whole number of levels"
+)
+
+# Delivery guarantees. Each limit is described in docs/operations.md.
+# A running run's lease: its worker renews it every third of this time, and the
+# reconciler (manage.py runs_reconcile) takes over a run whose lease expired.
+RUN_LEASE_SECONDS = _setting(
+    "RUN_LEASE_SECONDS", _positive(env.float), 60.0, "a number of seconds"
+)
+# A queued run whose job is not in Redis after this long is enqueued again.
+RUN_ENQUEUE_GRACE_SECONDS = _setting(
+    "RUN_ENQUEUE_GRACE_SECONDS", _positive(env.float), 30.0, "a number of seconds"
+)
+RUNS_RECONCILE_INTERVAL = _setting(
+    "RUNS_RECONCILE_INTERVAL", _positive(env.int), 30, "a whole number of seconds"
+)
+# The default retry policy of an action step; a block's `retry` config
+# overrides it. Delays grow as base * 2**(attempt - 1), with full jitter,
+# up to the cap; a Retry-After or throttle wait from the app is honoured.
+STEP_RETRY_MAX_ATTEMPTS = _setting(
+    "STEP_RETRY_MAX_ATTEMPTS", _positive(env.int), 5, "a whole number of attempts"
+)
+STEP_RETRY_BASE_DELAY = _setting(
+    "STEP_RETRY_BASE_DELAY", _positive(env.float), 2.0, "a number of seconds"
+)
+STEP_RETRY_MAX_DELAY = _setting(
+    "STEP_RETRY_MAX_DELAY", _positive(env.float), 300.0, "a number of seconds"
+)
+# A step output larger than this, as JSON, is stored truncated and marked.
+STEP_OUTPUT_MAX_BYTES = _setting(
+    "STEP_OUTPUT_MAX_BYTES", _positive(env.int), 65_536, "a whole number of bytes"
+)
+# Outbound URLs (stream URLs, the HTTP action) may not reach private,
+# loopback, link-local or metadata addresses unless a network listed here
+# contains the address. The embedded default allows loopback for the demo.
+OUTBOUND_ALLOWED_NETWORKS = _setting(
+    "OUTBOUND_ALLOWED_NETWORKS",
+    _networks,
+    ["127.0.0.0/8", "::1/128"] if JOBS_IN_PROCESS else [],
+    "comma-separated networks, such as 127.0.0.0/8,10.1.0.0/16",
 )
 
 LOGGING = {

@@ -2,7 +2,7 @@
 
 from alloy.jobs import job
 from workflows import engine
-from workflows.services import streams
+from workflows.services import reconcile, streams
 
 
 @job(timeout=600)
@@ -15,3 +15,8 @@ def stream_delivery_send_job(run_id: int, delivery_id: str, attempt: int) -> Non
     streams.stream_delivery_send(
         run_id=run_id, delivery_id=delivery_id, attempt=attempt
     )
+
+
+@job(timeout=300)
+def runs_reconcile_job() -> None:
+    reconcile.runs_reconcile()

@@ -10,6 +10,7 @@ from jsonschema.protocols import Validator
 from connectors import registry
 from integrations.models import Integration, Workspace
 from workflows.models import Block, FieldMapping, Run, Workflow, WorkflowVersion
+from workflows.retry import RetryPolicy, policy_from_config
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class StepPlan:
     mappings: tuple[tuple[str, str, Any], ...]
     required: frozenset[str]
     input_validator: Validator | None
+    retry: RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def _build_plan(version_id: int) -> VersionPlan:
                 mappings=tuple(mappings.get(block.pk, [])),
                 required=required,
                 input_validator=validator,
+                retry=policy_from_config(block.config.get("retry")),
             )
         )
     trigger_block = blocks[0]

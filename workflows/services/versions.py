@@ -25,6 +25,7 @@ from workflows.exceptions import (
     VersionStateError,
 )
 from workflows.models import Block, FieldMapping, Publication, Workflow, WorkflowVersion
+from workflows.retry import policy_problems as retry_policy_problems
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +140,22 @@ def trigger_set(
 
 @transaction.atomic
 def action_add(
-    *, version: WorkflowVersion, key: str, connector: str, operation: str
+    *,
+    version: WorkflowVersion,
+    key: str,
+    connector: str,
+    operation: str,
+    retry: dict[str, Any] | None = None,
 ) -> Block:
-    """Append an action block to a draft."""
+    """Append an action block to a draft.
+
+    ``retry`` overrides the default retry policy for this step with any of
+    ``max_attempts``, ``base_delay_seconds`` and ``max_delay_seconds``.
+    """
     _require_draft(version)
+    problems = retry_policy_problems(retry, path="$.config.retry")
+    if problems:
+        raise ValidationError("The retry policy is invalid.", fields=problems)
     if registry.action_get(connector, operation) is None:
         raise ValidationError(
             f"Unknown action {connector}.{operation}.",
@@ -167,6 +180,7 @@ def action_add(
         key=key,
         connector=connector,
         operation=operation,
+        config={"retry": retry} if retry else {},
     )
 
 
