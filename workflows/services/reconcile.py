@@ -43,6 +43,8 @@ def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
     """
     result = ReconcileResult()
     result.taken_over = _take_over_expired(batch_size)
+    result.enqueued = runs_enqueue(run_ids=result.taken_over)
+    result.waiting = sorted(set(result.taken_over) - set(result.enqueued))
     for run_id in _orphaned_queued_runs(batch_size):
         if runs_enqueue(run_ids=[run_id]):
             result.enqueued.append(run_id)
