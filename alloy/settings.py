@@ -301,6 +301,24 @@ OUTBOUND_ALLOWED_NETWORKS = _setting(
     ["127.0.0.0/8", "::1/128"] if JOBS_IN_PROCESS else [],
     "comma-separated networks, such as 127.0.0.0/8,10.1.0.0/16",
 )
+# HTTPS_ONLY=true for a deployment served over HTTPS only: redirects plain
+# HTTP, sends HSTS for a year and marks the session and CSRF cookies secure.
+HTTPS_ONLY = _setting("HTTPS_ONLY", _strict_bool, False, "true or false")
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+SESSION_COOKIE_SECURE = HTTPS_ONLY
+CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
+# Joining the browsers' HSTS preload list binds every subdomain for good, so
+# it stays the operator's decision rather than a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    # Behind a proxy that terminates TLS and sets this header itself.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# With a token set, /metrics answers only requests that send it as a bearer
+# token; without one it is open, so keep it off the public network.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from alloy.health import health, metrics
 from connectors.shopify.views import shopify_webhook
 
 urlpatterns = [
@@ -10,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("workflows.api.urls")),
     path("webhooks/shopify", shopify_webhook, name="shopify-webhook"),
+    path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
 ]
 
 handler404 = "alloy.errors.json_not_found"

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from alloy.metrics import observe_intake
 from connectors import registry
 from integrations.models import Connection, Installation, Workspace
 from integrations.selectors import connections_for_account, end_user_get
@@ -39,6 +40,7 @@ class IntakeResult:
     duplicate: bool = False
 
 
+@observe_intake("custom")
 def custom_event_ingest(
     *,
     workspace: Workspace,
@@ -119,6 +121,7 @@ def custom_event_ingest(
     return IntakeResult(event=event, runs=runs)
 
 
+@observe_intake("app")
 def app_event_ingest(
     *,
     connector: str,

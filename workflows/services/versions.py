@@ -9,13 +9,13 @@ released version.
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from alloy.errors import ValidationError
+from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry
 from integrations.models import Integration
 from workflows import mapping, validation
@@ -91,14 +91,10 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
         )
     stream_url = config.get("stream_url")
     if stream_url not in (None, ""):
-        parts = urlsplit(str(stream_url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(
-                {
-                    "path": "$.config.stream_url",
-                    "message": f"{stream_url!r} is not an http or https URL.",
-                }
-            )
+        try:
+            outbound_url_check(str(stream_url))
+        except OutboundURLError as exc:
+            problems.append({"path": "$.config.stream_url", "message": str(exc)})
     unknown = set(config) - {"event_name", "schema", "stream_url", "sample"}
     for key in sorted(unknown):
         problems.append({"path": f"$.config.{key}", "message": "Unknown setting."})
