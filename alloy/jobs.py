@@ -101,13 +101,18 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> 
     return job_id
 
 
-def enqueue_in(delay_seconds: float, func: Callable[..., Any], *args: Any) -> str:
+def enqueue_in(
+    delay_seconds: float,
+    func: Callable[..., Any],
+    *args: Any,
+    job_id: str | None = None,
+) -> str:
     """Schedule a job to start after a delay, without holding a worker meanwhile.
 
     Under RQ this needs a worker started with ``--with-scheduler``; in-process
     a timer thread hands the job over when it is due.
     """
-    job_id = uuid.uuid4().hex
+    job_id = job_id or uuid.uuid4().hex
     timeout = getattr(func, "job_timeout", DEFAULT_JOB_TIMEOUT)
     if settings.JOBS_IN_PROCESS:
         _pending_timers.add(job_id)

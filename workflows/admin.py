@@ -9,10 +9,12 @@ from workflows.models import (
     Publication,
     Run,
     RunStep,
+    RunTakeover,
     StreamDelivery,
     Workflow,
     WorkflowVersion,
 )
+from workflows.services.runs import run_replay
 
 
 class FrozenWhenReleasedMixin:
@@ -131,15 +133,35 @@ class RunStepInline(admin.TabularInline):
         "attempt",
         "input",
         "output",
+        "output_truncated",
         "error",
         "duration_ms",
     ]
     fields = readonly_fields
 
 
+class RunTakeoverInline(admin.TabularInline):
+    model = RunTakeover
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "previous_owner", "lease_expired_at", "step_key"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "workflow", "version", "status", "end_user", "created_at"]
+    list_display = [
+        "pk",
+        "workflow",
+        "version",
+        "status",
+        "takeover_count",
+        "end_user",
+        "created_at",
+    ]
     list_filter = ["status", "workflow"]
     search_fields = ["end_user__external_id"]
     readonly_fields = [
@@ -149,8 +171,25 @@ class RunAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "rq_job_id",
+        "next_attempt_at",
+        "lease_owner",
+        "lease_expires_at",
+        "takeover_count",
     ]
-    inlines = [RunStepInline]
+    inlines = [RunStepInline, RunTakeoverInline]
+    actions = ["replay_runs"]
+
+    @admin.action(description="Replay the selected failed runs")
+    def replay_runs(self, request, queryset) -> None:
+        replayed = 0
+        for run in queryset.filter(status=Run.Status.FAILED):
+            run_replay(run=run)
+            replayed += 1
+        skipped = queryset.count() - replayed
+        message = f"Replayed {replayed} run(s)."
+        if skipped:
+            message += f" Skipped {skipped} that had not failed."
+        self.message_user(request, message)
 
 
 @admin.register(StreamDelivery)

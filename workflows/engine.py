@@ -8,7 +8,6 @@ output is put back into the context and the run resumes after them.
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +72,7 @@ def run_execute(*, run_id: int) -> Run | None:
         status = Run.Status.FAILED if result.failure else Run.Status.SUCCEEDED
         run_transition(run=locked, status=status, error=result.failure)
         if plan.trigger_config.get("stream_url"):
-            stream_delivery_schedule(run_id=locked.pk, delivery_id=str(uuid.uuid4()))
+            stream_delivery_schedule(run=locked)
     log = logger.warning if result.failure else logger.info
     log(
         "workflows.run.finished",

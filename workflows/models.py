@@ -315,6 +315,9 @@ class Run(BaseModel):
     lease_owner = models.CharField(max_length=128, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     takeover_count = models.PositiveIntegerField(default=0)
+    # The id of the run's stream delivery, set when it finishes with a stream
+    # URL; every attempt, including the reconciler's, reuses it.
+    stream_delivery_id = models.UUIDField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -399,6 +402,8 @@ class StreamDelivery(BaseModel):
     url = models.URLField(max_length=2000)
     status_code = models.PositiveIntegerField(null=True, blank=True)
     succeeded = models.BooleanField(default=False)
+    # False when another attempt cannot help, such as a refused URL.
+    retryable = models.BooleanField(default=True)
     error = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)

@@ -244,3 +244,32 @@ def test_large_step_output_truncated(settings):
     assert stored["truncated"] is True
     assert stored["size_bytes"] == len('{"text":""}') + 500
     assert len(stored["preview"]) <= 50
+
+
+def test_admin_replays_failed_run(admin_client, order_run, sandbox, rq_worker):
+    sandbox.inject_fault("error", status=401, operation="orderCreate")
+    run = finish(rq_worker, order_run())
+    response = admin_client.post(
+        "/admin/workflows/run/",
+        {"action": "replay_runs", "_selected_action": [run.pk]},
+    )
+    run.refresh_from_db()
+    assert response.status_code == 302
+    assert run.status == Run.Status.QUEUED
+    run = finish(rq_worker, run)
+    assert run.status == Run.Status.SUCCEEDED
+
+
+def test_admin_run_page_shows_takeover(admin_client, order_run):
+    from django.utils import timezone
+
+    run = order_run()
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.RUNNING,
+        lease_owner="dead-host:1:abc",
+        lease_expires_at=timezone.now(),
+    )
+    runs_reconcile()
+    page = admin_client.get(f"/admin/workflows/run/{run.pk}/change/")
+    assert page.status_code == 200
+    assert "dead-host:1:abc" in page.content.decode()

@@ -1,7 +1,7 @@
 """The reconciler: enqueue runs whose job never reached Redis, take over dead ones.
 
-Runs are the outbox. Intake commits them before answering and enqueues them
-after commit; when Redis is down then, or a scheduled retry is lost, the run
+Runs are the outbox. Intake commits them before it responds and enqueues them
+after commit. When Redis is down then, or a scheduled retry is lost, the run
 stays queued without a live job, and this enqueues it. A running run whose
 worker stopped renewing its lease is put back in the queue, with a
 RunTakeover record.
@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from workflows.models import Run, RunStep, RunTakeover
 from workflows.services.runs import run_transition, runs_enqueue
+from workflows.services.streams import streams_reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class ReconcileResult:
     enqueued: list[int] = field(default_factory=list)
     # Runs found without a live job whose enqueue failed again.
     waiting: list[int] = field(default_factory=list)
+    # Runs whose due stream delivery attempt had no job and was enqueued.
+    streams_enqueued: list[int] = field(default_factory=list)
 
 
 def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
@@ -50,13 +53,17 @@ def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
             result.enqueued.append(run_id)
         else:
             result.waiting.append(run_id)
-    if result.taken_over or result.enqueued or result.waiting:
+    result.streams_enqueued = streams_reconcile(
+        job_alive=_job_alive, batch_size=batch_size
+    )
+    if any(vars(result).values()):
         logger.info(
             "workflows.reconcile.finished",
             extra={
                 "taken_over": len(result.taken_over),
                 "enqueued": len(result.enqueued),
                 "waiting": len(result.waiting),
+                "streams_enqueued": len(result.streams_enqueued),
             },
         )
     return result
@@ -64,7 +71,7 @@ def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
 
 def _take_over_expired(batch_size: int) -> list[int]:
     now = timezone.now()
-    taken = []
+    taken_over = []
     with transaction.atomic():
         expired = list(
             Run.objects.select_for_update(skip_locked=True)
@@ -95,8 +102,8 @@ def _take_over_expired(batch_size: int) -> list[int]:
             run.takeover_count += 1
             run.rq_job_id = ""
             run.save(update_fields=["takeover_count", "rq_job_id", "updated_at"])
-            taken.append(run.pk)
-    return taken
+            taken_over.append(run.pk)
+    return taken_over
 
 
 def _orphaned_queued_runs(batch_size: int) -> list[int]:

@@ -31,7 +31,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"taken over {len(result.taken_over)}, enqueued "
                 f"{len(result.enqueued)}, still waiting for Redis "
-                f"{len(result.waiting)}"
+                f"{len(result.waiting)}, stream deliveries enqueued "
+                f"{len(result.streams_enqueued)}"
             )
             if every is None:
                 return
