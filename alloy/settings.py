@@ -288,6 +288,14 @@ STEP_RETRY_BASE_DELAY = _setting(
 STEP_RETRY_MAX_DELAY = _setting(
     "STEP_RETRY_MAX_DELAY", _positive(env.float), 300.0, "a number of seconds"
 )
+# Custom event schemas: the largest, as JSON bytes, and the deepest nesting of
+# objects and arrays a workflow's trigger may declare.
+SCHEMA_MAX_BYTES = _setting(
+    "SCHEMA_MAX_BYTES", _positive(env.int), 65_536, "a whole number of bytes"
+)
+SCHEMA_MAX_DEPTH = _setting(
+    "SCHEMA_MAX_DEPTH", _positive(env.int), 32, "a whole number of levels"
+)
 # A step output larger than this, as JSON, is stored truncated and marked.
 STEP_OUTPUT_MAX_BYTES = _setting(
     "STEP_OUTPUT_MAX_BYTES", _positive(env.int), 65_536, "a whole number of bytes"

@@ -144,6 +144,11 @@ class Drive:
             elapsed = time.monotonic() - started
             sandbox.wait_for_deliveries(len(self.accepted), timeout=60)
             self.wait_until(self._all_finished, timeout=120, step=1)
+            self.wait_until(
+                lambda: self._streams_expected() <= self._streams_received(receiver),
+                timeout=180,
+                step=1,
+            )
         finally:
             self.stopping = True
             supervisor.join()
@@ -266,6 +271,14 @@ class Drive:
             self.redis.start()
             self.faults["Redis stopped for 3 s (its data lost)"] += 1
 
+    def _streams_expected(self) -> int:
+        from workflows.models import Run
+
+        return Run.objects.filter(stream_delivery_id__isnull=False).count()
+
+    def _streams_received(self, receiver) -> int:
+        return len({delivery.delivery_id for delivery in receiver.accepted})
+
     def _all_finished(self) -> bool:
         from workflows.models import Run
 
@@ -289,20 +302,23 @@ class Drive:
         duplicated = sum(count - 1 for key, count in keys.items() if count > 1)
         lost = len(expected - set(keys)) + (len(self.accepted) - custom_runs.count())
         app_runs = Run.objects.filter(event__source=Event.Source.APP)
-        streamed = len({d.delivery_id for d in receiver.accepted})
+        streamed = self._streams_received(receiver)
+        all_orders = len(sandbox.shop(SHOP_DOMAIN).orders)
         rows = [
             ("events sent", self.options.events),
             ("accepted (2xx)", len(self.accepted)),
             ("runs succeeded", succeeded.count()),
             ("runs failed", custom_runs.filter(status=Run.Status.FAILED).count()),
             ("orders in the sandbox for these runs", effects),
+            ("orders in the sandbox in all", all_orders),
             ("duplicated", duplicated),
             ("lost", lost),
             ("takeovers after the kill", RunTakeover.objects.count()),
             (
-                "orders/create webhook runs succeeded",
+                "webhook runs succeeded (orders/create, customers/create)",
                 app_runs.filter(status=Run.Status.SUCCEEDED).count(),
             ),
+            ("stream deliveries expected", self._streams_expected()),
             ("stream deliveries received (distinct ids)", streamed),
         ]
         faults = "\n".join(
