@@ -63,6 +63,13 @@ class Command(BaseCommand):
         mode = "in-process jobs" if settings.JOBS_IN_PROCESS else "RQ worker"
         self._heading(f"Alloy demo ({database}, {mode})")
 
+        # The sandbox, the server and the receiver all listen on loopback, which
+        # outbound URLs may reach only when a setting allows it.
+        settings.OUTBOUND_ALLOWED_NETWORKS = [
+            *settings.OUTBOUND_ALLOWED_NETWORKS,
+            "127.0.0.0/8",
+            "::1/128",
+        ]
         sandbox = ShopifySandbox(client_secret=settings.SHOPIFY_CLIENT_SECRET).start()
         server = BackgroundServer().start()
         settings.SHOPIFY_API_URL = sandbox.url
@@ -266,6 +273,7 @@ class Command(BaseCommand):
             **os.environ,
             "SHOPIFY_API_URL": sandbox.url,
             "PUBLIC_BASE_URL": server.url,
+            "OUTBOUND_ALLOWED_NETWORKS": ",".join(settings.OUTBOUND_ALLOWED_NETWORKS),
         }
         if self.verbosity < 2:
             env.setdefault("LOG_LEVEL", "WARNING")
