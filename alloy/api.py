@@ -4,11 +4,15 @@ The OpenAPI hooks document the bearer API key and the one error envelope on
 every operation, so generated clients and schema checks see every answer.
 """
 
+import logging
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from redis.exceptions import RedisError
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 # Answers every operation may give, in the error envelope.
 COMMON_ERRORS = {
@@ -70,6 +74,17 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """
 
     scope = "api_key"
+
+    def allow_request(self, request, view) -> bool:
+        # Intake must keep accepting events while Redis is down, because the
+        # database rows are the outbox; the limit is skipped until it is back.
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            logger.warning(
+                "alloy.api.throttle_unavailable", extra={"error": type(exc).__name__}
+            )
+            return True
 
     def get_cache_key(self, request, view) -> str:
         key = getattr(request, "auth", None)

@@ -8,12 +8,13 @@ demo needs no service.
 
 import functools
 import logging
+import math
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
@@ -100,13 +101,18 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> 
     return job_id
 
 
-def enqueue_in(delay_seconds: float, func: Callable[..., Any], *args: Any) -> str:
+def enqueue_in(
+    delay_seconds: float,
+    func: Callable[..., Any],
+    *args: Any,
+    job_id: str | None = None,
+) -> str:
     """Schedule a job to start after a delay, without holding a worker meanwhile.
 
     Under RQ this needs a worker started with ``--with-scheduler``; in-process
     a timer thread hands the job over when it is due.
     """
-    job_id = uuid.uuid4().hex
+    job_id = job_id or uuid.uuid4().hex
     timeout = getattr(func, "job_timeout", DEFAULT_JOB_TIMEOUT)
     if settings.JOBS_IN_PROCESS:
         _pending_timers.add(job_id)
@@ -122,14 +128,12 @@ def enqueue_in(delay_seconds: float, func: Callable[..., Any], *args: Any) -> st
 
     import django_rq
 
+    # RQ's scheduled job registry keeps whole seconds and drops the fraction,
+    # which would start a job up to a second early; rounding the due time up
+    # keeps every wait at least ``delay_seconds``.
+    due = datetime.fromtimestamp(math.ceil(time.time() + delay_seconds), tz=UTC)
     queue = django_rq.get_queue("default")
-    queue.enqueue_in(
-        timedelta(seconds=delay_seconds),
-        func,
-        *args,
-        job_id=job_id,
-        job_timeout=timeout,
-    )
+    queue.enqueue_at(due, func, *args, job_id=job_id, job_timeout=timeout)
     return job_id
 
 

@@ -8,6 +8,7 @@ executed in-process, loopback outbound URLs allowed. Production sets at least
 
 import base64
 import binascii
+import ipaddress
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,6 +42,13 @@ def _seconds_list(name: str, default: list[str]) -> list[float]:
     values = [float(item) for item in env.list(name, default=default)]
     if not values or any(value < 0 for value in values):
         raise ValueError(name)
+    return values
+
+
+def _networks(name: str, default: list[str]) -> list[str]:
+    values = env.list(name, default=default)
+    for value in values:
+        ipaddress.ip_network(value, strict=False)
     return values
 
 
@@ -318,6 +326,70 @@ SHOPIFY_SCOPES = env.list(
     "SHOPIFY_SCOPES",
     default=["read_orders", "write_orders", "read_customers", "write_customers"],
 )
+# Delivery guarantees. Each limit is described in docs/operations.md.
+# A running run's lease: its worker renews it every third of this time, and the
+# reconciler (manage.py runs_reconcile) takes over a run whose lease expired.
+RUN_LEASE_SECONDS = _setting(
+    "RUN_LEASE_SECONDS", _positive(env.float), 60.0, "a number of seconds"
+)
+# A queued run whose job is not in Redis after this long is enqueued again.
+RUN_ENQUEUE_GRACE_SECONDS = _setting(
+    "RUN_ENQUEUE_GRACE_SECONDS", _positive(env.float), 30.0, "a number of seconds"
+)
+RUNS_RECONCILE_INTERVAL = _setting(
+    "RUNS_RECONCILE_INTERVAL", _positive(env.int), 30, "a whole number of seconds"
+)
+# The default retry policy of an action step; a block's `retry` config
+# overrides it. Delays grow as base * 2**(attempt - 1), with full jitter,
+# up to the cap; a Retry-After or throttle wait from the app is honoured.
+STEP_RETRY_MAX_ATTEMPTS = _setting(
+    "STEP_RETRY_MAX_ATTEMPTS", _positive(env.int), 5, "a whole number of attempts"
+)
+STEP_RETRY_BASE_DELAY = _setting(
+    "STEP_RETRY_BASE_DELAY", _positive(env.float), 2.0, "a number of seconds"
+)
+STEP_RETRY_MAX_DELAY = _setting(
+    "STEP_RETRY_MAX_DELAY", _positive(env.float), 300.0, "a number of seconds"
+)
+# Custom event schemas: the largest, as JSON bytes, and the deepest nesting of
+# objects and arrays a workflow's trigger may declare.
+SCHEMA_MAX_BYTES = _setting(
+    "SCHEMA_MAX_BYTES", _positive(env.int), 65_536, "a whole number of bytes"
+)
+SCHEMA_MAX_DEPTH = _setting(
+    "SCHEMA_MAX_DEPTH", _positive(env.int), 32, "a whole number of levels"
+)
+# A step output larger than this, as JSON, is stored truncated and marked.
+STEP_OUTPUT_MAX_BYTES = _setting(
+    "STEP_OUTPUT_MAX_BYTES", _positive(env.int), 65_536, "a whole number of bytes"
+)
+# Outbound URLs (stream URLs, the HTTP action) may not reach private,
+# loopback, link-local or metadata addresses unless a network listed here
+# contains the address. The embedded default allows loopback for the demo.
+OUTBOUND_ALLOWED_NETWORKS = _setting(
+    "OUTBOUND_ALLOWED_NETWORKS",
+    _networks,
+    ["127.0.0.0/8", "::1/128"] if JOBS_IN_PROCESS else [],
+    "comma-separated networks, such as 127.0.0.0/8,10.1.0.0/16",
+)
+# HTTPS_ONLY=true for a deployment served over HTTPS only: redirects plain
+# HTTP, sends HSTS for a year and marks the session and CSRF cookies secure.
+HTTPS_ONLY = _setting("HTTPS_ONLY", _strict_bool, False, "true or false")
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+SESSION_COOKIE_SECURE = HTTPS_ONLY
+CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
+# Joining the browsers' HSTS preload list binds every subdomain for good, so
+# it stays the operator's decision rather than a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    # Behind a proxy that terminates TLS and sets this header itself.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# With a token set, /metrics answers only requests that send it as a bearer
+# token; without one it is open, so keep it off the public network.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from alloy.health import health, metrics
 from connectors.shopify.views import shopify_webhook
 
 urlpatterns = [
@@ -36,6 +37,8 @@ urlpatterns = [
     path("builder/", include("integrations.urls")),
     path("builder/", include("workflows.urls")),
     path("", RedirectView.as_view(pattern_name="integrations:integration-list")),
+    path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
 ]
 
 handler404 = "alloy.errors.json_not_found"

@@ -56,6 +56,10 @@ class ActionContext:
     # Unique per run step and stable across retries of that step, so an action
     # can tag its side effect with it and find it again.
     idempotency_key: str
+    # True when an earlier attempt of this step may have taken effect (the
+    # worker died during the call, or the call timed out): an action with a
+    # side effect looks for it by the idempotency key before acting again.
+    outcome_unknown: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from alloy import jobs
 from alloy.crypto import generate_token, hash_token
 from alloy.errors import ApplicationError, ConflictError, ValidationError
+from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry
 from integrations.exceptions import DuplicateError, InvalidConnectionError
 from integrations.models import (
@@ -365,7 +366,18 @@ def integration_version_policy_set(
 
 
 def workspace_error_webhook_set(*, workspace: Workspace, url: str) -> Workspace:
-    """Set the URL notified, signed, when a run fails; blank turns it off."""
+    """Set the URL notified, signed, when a run fails; blank turns it off.
+
+    Raises ValidationError for a URL that resolves to an internal address
+    that OUTBOUND_ALLOWED_NETWORKS does not allow.
+    """
+    if url:
+        try:
+            outbound_url_check(url)
+        except OutboundURLError as exc:
+            raise ValidationError(
+                str(exc), fields=[{"path": "$.error_webhook_url", "message": str(exc)}]
+            ) from exc
     workspace.error_webhook_url = url
     workspace.save(update_fields=["error_webhook_url", "updated_at"])
     return workspace

@@ -20,6 +20,20 @@ def redis_flushed():
     yield connection
 
 
+class BurstWorker(SimpleWorker):
+    """A SimpleWorker without the command channel's pub/sub thread.
+
+    redis-py 8 joins that thread on stop without a timeout while it waits up
+    to 60 seconds for a message, which stalls a burst worker's teardown.
+    """
+
+    def subscribe(self) -> None:
+        return
+
+    def unsubscribe(self) -> None:
+        return
+
+
 @pytest.fixture
 def rq_worker():
     """Return a callable that drains the queue with a burst-mode RQ worker."""
@@ -36,7 +50,7 @@ def rq_worker():
                 scheduler.enqueue_scheduled_jobs()
             finally:
                 scheduler.release_locks()
-        worker = SimpleWorker([queue], connection=queue.connection)
+        worker = BurstWorker([queue], connection=queue.connection)
         worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count
 
@@ -97,3 +111,20 @@ def connection(end_user, shop_token):
         account_id=SHOP_DOMAIN,
         credentials={"access_token": shop_token},
     )
+
+
+@pytest.fixture
+def tutorial_installed(
+    settings, live_server, workspace, receiver, end_user, connection
+):
+    """The tutorial integration installed for the end user's shop."""
+    from workflows.tutorial import tutorial_integration_create
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    integration = tutorial_integration_create(
+        workspace=workspace, stream_base_url=receiver.url
+    )
+    integration_services.installation_create(
+        end_user=end_user, integration=integration, connection=connection
+    )
+    return integration

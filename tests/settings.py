@@ -8,6 +8,10 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgr
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SHOPIFY_CLIENT_SECRET", "test-shopify-client-secret")
 os.environ.setdefault("STREAM_RETRY_DELAYS", "1,1")
+# The sandbox, the receivers and the live server listen on loopback.
+os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+os.environ.setdefault("STEP_RETRY_BASE_DELAY", "0.2")
+os.environ.setdefault("STEP_RETRY_MAX_DELAY", "5")
 
 from alloy.settings import *  # noqa: F403
 

@@ -23,7 +23,13 @@ def embedded_env(tmp_path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+        if key
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DJANGO_SETTINGS_MODULE",
+            "OUTBOUND_ALLOWED_NETWORKS",
+        }
     }
     env["VAR_DIR"] = str(tmp_path)
     return env

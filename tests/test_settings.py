@@ -54,3 +54,35 @@ def test_production_refuses_development_encryption_key():
 def test_default_settings_pass_check():
     result = _check()
     assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_clean_with_production_env():
+    """``check --deploy`` reports nothing with the documented production variables."""
+    import os
+    import subprocess
+    import sys
+
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "alloy.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-variety-0123456789",
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOW_INSECURE_DEFAULTS": "false",
+        "ALLOWED_HOSTS": "alloy.example.com",
+        "HTTPS_ONLY": "true",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

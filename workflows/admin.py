@@ -11,6 +11,7 @@ from workflows.models import (
     Publication,
     Run,
     RunStep,
+    RunTakeover,
     StreamDelivery,
     Workflow,
     WorkflowVersion,
@@ -139,6 +140,7 @@ class RunStepInline(admin.TabularInline):
         "attempt",
         "input",
         "output",
+        "output_truncated",
         "error",
         "duration_ms",
     ]
@@ -169,6 +171,17 @@ def retry_runs(modeladmin, request, queryset) -> None:
         )
 
 
+class RunTakeoverInline(admin.TabularInline):
+    model = RunTakeover
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "previous_owner", "lease_expired_at", "step_key"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = [
@@ -177,6 +190,7 @@ class RunAdmin(admin.ModelAdmin):
         "version",
         "status",
         "attempt",
+        "takeover_count",
         "end_user",
         "created_at",
         "finished_at",
@@ -185,7 +199,8 @@ class RunAdmin(admin.ModelAdmin):
     search_fields = ["end_user__external_id", "workflow__name", "rq_job_id"]
     actions = [replay_runs, retry_runs]
 
-    # A run is a record of what happened; Replay is the only change to it.
+    # A run is a record of what happened; Replay and Retry are the only
+    # changes to it.
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -199,8 +214,12 @@ class RunAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "rq_job_id",
+        "next_attempt_at",
+        "lease_owner",
+        "lease_expires_at",
+        "takeover_count",
     ]
-    inlines = [RunStepInline]
+    inlines = [RunStepInline, RunTakeoverInline]
 
 
 @admin.register(StreamDelivery)

@@ -5,13 +5,13 @@ succeeded (from an earlier attempt) are not executed again: their recorded
 output is put back into the context and the run resumes after them.
 """
 
+import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,17 +19,16 @@ from alloy.jsonbody import first_unstorable, json_storable
 from connectors import registry
 from integrations.models import Connection
 from workflows import mapping, selectors
+from workflows.lease import LeaseKeeper, lease_owner_name
 from workflows.models import Run, RunStep
 from workflows.selectors import StepPlan
-from workflows.services.runs import TERMINAL, run_transition
+from workflows.services.runs import TERMINAL, run_retry_schedule, run_transition
 from workflows.services.streams import stream_delivery_schedule
 
 logger = logging.getLogger(__name__)
 
 
 class StepFailed(Exception):
-    """A step failed; ``error`` is its coded error and ``step_input`` what it got."""
-
     def __init__(self, error: dict[str, Any], step_input: Any = None) -> None:
         super().__init__(error["message"])
         self.error = error
@@ -37,13 +36,18 @@ class StepFailed(Exception):
 
 
 def run_execute(*, run_id: int) -> Run | None:
-    """Execute a queued run to its end and record a step per block.
+    """Execute a queued run until it finishes or a step waits for a retry.
 
-    Locks the run row while claiming it, so two workers given the same run
-    cannot both execute it. Enqueues the stream delivery when the trigger has
-    a stream URL. Returns None when the run is already finished or claimed.
+    Locks the run row while claiming it and takes a lease that a thread
+    renews, so two workers given the same run cannot both execute it and a
+    dead worker's run is taken over by the reconciler. A step that fails with
+    a retryable error and has attempts left puts the run back in the queue
+    with a scheduled job. Enqueues the stream delivery when the run finishes
+    and the trigger has a stream URL. Returns None when the run is already
+    finished or claimed, or its lease was lost.
     """
-    run = _claim(run_id)
+    owner = lease_owner_name()
+    run = _claim(run_id, owner)
     if run is None:
         return None
     ids = {
@@ -53,8 +57,45 @@ def run_execute(*, run_id: int) -> Run | None:
     }
     logger.info("workflows.run.started", extra={**ids, "attempt": run.attempt})
     started = time.monotonic()
-
     plan = selectors.version_plan(run.version_id)
+    with LeaseKeeper(run.pk, owner) as lease:
+        result = _execute_steps(run, plan, lease)
+
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status != Run.Status.RUNNING or locked.lease_owner != owner:
+            logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
+            return None
+        if result.retry_delay is not None:
+            return run_retry_schedule(
+                run=locked, delay_seconds=result.retry_delay, step=result.step_key
+            )
+        status = Run.Status.FAILED if result.failure else Run.Status.SUCCEEDED
+        run_transition(run=locked, status=status, error=result.failure)
+        if plan.trigger_config.get("stream_url"):
+            stream_delivery_schedule(run=locked)
+    log = logger.warning if result.failure else logger.info
+    log(
+        "workflows.run.finished",
+        extra={
+            **ids,
+            "status": status,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+            "error_code": result.failure["code"] if result.failure else None,
+        },
+    )
+    return locked
+
+
+@dataclass(frozen=True)
+class _Result:
+    failure: dict | None = None
+    # Seconds until the next attempt of the failed step ``step_key``.
+    retry_delay: float | None = None
+    step_key: str = ""
+
+
+def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
     done = {step.position: step for step in run.steps.all()}
     context = {
         "event": run.event.data,
@@ -66,64 +107,58 @@ def run_execute(*, run_id: int) -> Run | None:
         },
     }
     if 0 not in done:
-        _record_step(
-            run,
-            plan.trigger,
+        record = _step_start(run, plan.trigger, None)
+        _step_finish(
+            record,
             _Outcome(RunStep.Status.SUCCEEDED, output=run.event.data),
-            started_at=timezone.now(),
             started=time.monotonic(),
         )
 
-    failure = None
     for step in plan.actions:
+        if lease.lost:
+            return _Result()
         previous = done.get(step.position)
         if previous is not None and previous.status == RunStep.Status.SUCCEEDED:
             context["steps"][step.key] = previous.output
             continue
-        step_started_at, step_started = timezone.now(), time.monotonic()
-        try:
-            step_input, output = _execute_step(run, step, context)
-        except StepFailed as failed:
-            outcome = _Outcome(
-                RunStep.Status.FAILED, step_input=failed.step_input, error=failed.error
-            )
-            failure = {"step": step.key, **failed.error}
-        else:
-            outcome = _Outcome(
-                RunStep.Status.SUCCEEDED, step_input=step_input, output=output
-            )
-            context["steps"][step.key] = output
-        _record_step(
-            run,
-            step,
-            outcome,
-            started_at=step_started_at,
-            started=step_started,
-            previous=previous,
+        outcome_unknown = previous is not None and (
+            previous.status == RunStep.Status.STARTED
+            or bool((previous.error or {}).get("retryable"))
         )
-        if failure:
-            break
+        record = _step_start(run, step, previous)
+        step_started = time.monotonic()
+        try:
+            step_input, output = _execute_step(run, step, context, outcome_unknown)
+        except StepFailed as failed:
+            _step_finish(
+                record,
+                _Outcome(
+                    RunStep.Status.FAILED,
+                    step_input=failed.step_input,
+                    error=failed.error,
+                ),
+                started=step_started,
+            )
+            return _failure_result(step, record, failed.error)
+        _step_finish(
+            record,
+            _Outcome(RunStep.Status.SUCCEEDED, step_input=step_input, output=output),
+            started=step_started,
+        )
+        context["steps"][step.key] = output
+    return _Result()
 
-    with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
-        status = Run.Status.FAILED if failure else Run.Status.SUCCEEDED
-        run_transition(run=locked, status=status, error=failure)
-        if plan.trigger_config.get("stream_url"):
-            stream_delivery_schedule(run_id=locked.pk, delivery_id=str(uuid.uuid4()))
-    log = logger.warning if failure else logger.info
-    log(
-        "workflows.run.finished",
-        extra={
-            **ids,
-            "status": status,
-            "duration_ms": int((time.monotonic() - started) * 1000),
-            "error_code": failure["code"] if failure else None,
-        },
-    )
-    return locked
+
+def _failure_result(step: StepPlan, record: RunStep, error: dict) -> _Result:
+    tries = record.attempt - record.first_attempt + 1
+    if error.get("retryable") and tries < step.retry.max_attempts:
+        delay = step.retry.delay(tries, error.get("retry_after"))
+        return _Result(retry_delay=delay, step_key=step.key)
+    failure = {"step": step.key, **error, "attempts": tries}
+    return _Result(failure=failure)
 
 
-def _claim(run_id: int) -> Run | None:
+def _claim(run_id: int, owner: str) -> Run | None:
     with transaction.atomic():
         run = (
             Run.objects.select_for_update(of=("self",))
@@ -141,10 +176,12 @@ def _claim(run_id: int) -> Run | None:
                 "workflows.run.skipped", extra={"run_id": run_id, "status": run.status}
             )
             return None
-        return run_transition(run=run, status=Run.Status.RUNNING)
+        return run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
 
 
-def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
+def _execute_step(
+    run: Run, step: StepPlan, context: dict, outcome_unknown: bool
+) -> tuple[dict, dict]:
     action = registry.action_get(step.connector, step.operation)
     if action is None:
         raise StepFailed(
@@ -156,7 +193,7 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
             }
         )
     step_input = step_input_build(step, context)
-    action_context = _action_context(run, step, action)
+    action_context = _action_context(run, step, action, outcome_unknown)
     try:
         output = action.execute(action_context, step_input)
     except registry.ActionError as exc:
@@ -181,8 +218,9 @@ def _execute_step(run: Run, step: StepPlan, context: dict) -> tuple[dict, dict]:
 def step_input_build(step: StepPlan, context: dict) -> dict:
     """Evaluate a step's mappings on the run context and check the input's schema.
 
-    Raises StepFailed naming every mapping that failed or input field the
-    action's schema rejects. Calls nothing outside the process.
+    Raises StepFailed naming every mapping that failed, every input field the
+    action's schema rejects, or a value the database could not store. Calls
+    nothing outside the process.
     """
     step_input, failures = mapping.evaluate(
         list(step.mappings), context, required=step.required
@@ -233,7 +271,7 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
 
 
 def _action_context(
-    run: Run, step: StepPlan, action: registry.Action
+    run: Run, step: StepPlan, action: registry.Action, outcome_unknown: bool
 ) -> registry.ActionContext:
     idempotency_key = f"alloy-run-{run.pk}-{step.key}"
     if not action.requires_connection:
@@ -241,6 +279,7 @@ def _action_context(
             account_id="",
             credentials={"signing_secret": run.workspace.signing_secret},
             idempotency_key=idempotency_key,
+            outcome_unknown=outcome_unknown,
         )
     connection = None
     if run.installation and run.installation.connection.app == step.connector:
@@ -264,6 +303,7 @@ def _action_context(
         account_id=connection.account_id,
         credentials=connection.credential_data,
         idempotency_key=idempotency_key,
+        outcome_unknown=outcome_unknown,
     )
 
 
@@ -275,35 +315,68 @@ class _Outcome:
     error: dict | None = None
 
 
-def _record_step(
-    run: Run,
-    step: StepPlan,
-    outcome: _Outcome,
-    *,
-    started_at: datetime,
-    started: float,
-    previous: RunStep | None = None,
-) -> RunStep:
-    """Write the step record; a retried step updates its earlier record."""
-    values = {
-        "block_id": step.block_id,
-        "key": step.key,
-        "status": outcome.status,
-        "input": json_storable(outcome.step_input),
-        "output": json_storable(outcome.output),
-        "error": json_storable(outcome.error),
-        "started_at": started_at,
-        "finished_at": timezone.now(),
-        "duration_ms": int((time.monotonic() - started) * 1000),
-    }
-    if previous is not None:
-        values["attempt"] = previous.attempt + 1
-        RunStep.objects.filter(pk=previous.pk).update(
-            **values, updated_at=timezone.now()
+def _step_start(run: Run, step: StepPlan, previous: RunStep | None) -> RunStep:
+    """Mark a step started before its action runs, so a crash leaves a trace."""
+    now = timezone.now()
+    if previous is None:
+        return RunStep.objects.create(
+            run=run,
+            position=step.position,
+            block_id=step.block_id,
+            key=step.key,
+            status=RunStep.Status.STARTED,
+            started_at=now,
         )
-        previous.refresh_from_db()
-        return previous
-    return RunStep.objects.create(run=run, position=step.position, **values)
+    previous.attempt += 1
+    previous.status = RunStep.Status.STARTED
+    previous.started_at = now
+    previous.finished_at = None
+    previous.save(
+        update_fields=["attempt", "status", "started_at", "finished_at", "updated_at"]
+    )
+    return previous
+
+
+def _step_finish(record: RunStep, outcome: _Outcome, *, started: float) -> RunStep:
+    """Store a step's outcome; an output over STEP_OUTPUT_MAX_BYTES is truncated."""
+    record.output, record.output_truncated = stored_output(
+        json_storable(outcome.output)
+    )
+    record.status = outcome.status
+    record.input = json_storable(outcome.step_input)
+    record.error = json_storable(outcome.error)
+    record.finished_at = timezone.now()
+    record.duration_ms = int((time.monotonic() - started) * 1000)
+    record.save(
+        update_fields=[
+            "output",
+            "output_truncated",
+            "status",
+            "input",
+            "error",
+            "finished_at",
+            "duration_ms",
+            "updated_at",
+        ]
+    )
+    return record
+
+
+def stored_output(output: Any) -> tuple[Any, bool]:
+    """Return the output to store and whether it was truncated.
+
+    An output whose JSON is larger than STEP_OUTPUT_MAX_BYTES is replaced by
+    a marker object with its size and the start of its JSON text.
+    """
+    if output is None:
+        return None, False
+    text = json.dumps(output, separators=(",", ":"), default=str)
+    size = len(text.encode())
+    limit = settings.STEP_OUTPUT_MAX_BYTES
+    if size <= limit:
+        return output, False
+    preview = text.encode()[: limit // 2].decode("utf-8", "ignore")
+    return {"truncated": True, "size_bytes": size, "preview": preview}, True
 
 
 def _json_path(parts) -> str:

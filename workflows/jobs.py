@@ -2,7 +2,7 @@
 
 from alloy.jobs import job
 from workflows import engine
-from workflows.services import notifications, streams
+from workflows.services import notifications, reconcile, streams
 
 
 @job(timeout=600)
@@ -22,3 +22,8 @@ def run_failure_notify_job(run_id: int, delivery_id: str, attempt: int) -> None:
     notifications.run_failure_notify(
         run_id=run_id, delivery_id=delivery_id, attempt=attempt
     )
+
+
+@job(timeout=300)
+def runs_reconcile_job() -> None:
+    reconcile.runs_reconcile()

@@ -243,6 +243,9 @@ class Event(BaseModel):
     )
     # The app's id for this delivery, e.g. X-Shopify-Webhook-Id.
     delivery_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # The app's id for the change itself, e.g. X-Shopify-Event-Id: a change
+    # sent again under a new delivery id keeps it.
+    app_event_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["-created_at"]
@@ -256,6 +259,11 @@ class Event(BaseModel):
                 fields=["connection", "delivery_id"],
                 condition=Q(delivery_id__isnull=False),
                 name="event_unique_delivery",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "name", "app_event_id"],
+                condition=Q(app_event_id__isnull=False),
+                name="event_unique_app_event",
             ),
         ]
 
@@ -297,7 +305,19 @@ class Run(BaseModel):
     )
     attempt = models.PositiveIntegerField(default=0)
     error = models.JSONField(null=True, blank=True)
+    # Empty while the run's job has not reached the queue; the reconciler
+    # enqueues such runs, so the rows are the outbox.
     rq_job_id = models.CharField(max_length=64, blank=True)
+    # When a queued run waits for a scheduled retry, the time it is due.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A running run's lease: the worker holding it renews it while it works,
+    # and the reconciler takes over a run whose lease has expired.
+    lease_owner = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    takeover_count = models.PositiveIntegerField(default=0)
+    # The id of the run's stream delivery, set when it finishes with a stream
+    # URL; every attempt, including the reconciler's, reuses it.
+    stream_delivery_id = models.UUIDField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The run this one repeats on the same event and version; null for a first run.
@@ -356,10 +376,29 @@ class InstalledVersion(BaseModel):
         return f"{self.installation}: {self.version}"
 
 
+class RunTakeover(BaseModel):
+    """A record of a run taken back from a worker whose lease expired."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="takeovers")
+    previous_owner = models.CharField(max_length=128, blank=True)
+    lease_expired_at = models.DateTimeField()
+    # The step that was in progress, whose outcome is unknown; blank if none.
+    step_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["run", "created_at"]
+
+    def __str__(self) -> str:
+        return f"Takeover of run #{self.run_id}"
+
+
 class RunStep(BaseModel):
     """The record of one block in a run: its input, output, status and error."""
 
     class Status(models.TextChoices):
+        # Written before the action is called; a step left in this state by a
+        # worker that died has an unknown outcome.
+        STARTED = "started", "Started"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -369,12 +408,17 @@ class RunStep(BaseModel):
     key = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices)
     attempt = models.PositiveIntegerField(default=1)
+    # The attempt that began the current series of tries; a replay starts a
+    # new series, so the step gets its retry policy's attempts again.
+    first_attempt = models.PositiveIntegerField(default=1)
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # True when the stored output was cut to STEP_OUTPUT_MAX_BYTES.
+    output_truncated = models.BooleanField(default=False)
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["run", "position"]
@@ -400,6 +444,8 @@ class StreamDelivery(BaseModel):
     url = models.URLField(max_length=2000)
     status_code = models.PositiveIntegerField(null=True, blank=True)
     succeeded = models.BooleanField(default=False)
+    # False when another attempt cannot help, such as a refused URL.
+    retryable = models.BooleanField(default=True)
     error = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)

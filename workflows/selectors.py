@@ -22,6 +22,7 @@ from workflows.models import (
     Workflow,
     WorkflowVersion,
 )
+from workflows.retry import RetryPolicy, policy_from_config
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class StepPlan:
     mappings: tuple[tuple[str, str, Any], ...]
     required: frozenset[str]
     input_validator: Validator | None
+    retry: RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def _build_plan(version_id: int) -> VersionPlan:
                 mappings=tuple(mappings.get(block.pk, [])),
                 required=required,
                 input_validator=validator,
+                retry=policy_from_config(block.config.get("retry")),
             )
         )
     trigger_block = blocks[0]

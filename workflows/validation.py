@@ -6,9 +6,11 @@ tree beside the JSON Schema of the data it reads: the trigger's schema under
 fields under ``user``.
 """
 
+import json
 from typing import Any
 
 import jsonschema
+from django.conf import settings
 from jmespath.functions import Functions
 from jmespath.parser import ParsedResult
 from referencing import Registry, Resource
@@ -46,6 +48,26 @@ def trigger_schema(block: Block) -> dict[str, Any] | None:
 def check_custom_event_schema(schema: Any, *, path: str) -> list[Problem]:
     if not isinstance(schema, dict):
         return [{"path": path, "message": "The schema must be a JSON object."}]
+    size = len(json.dumps(schema, separators=(",", ":"), default=str).encode())
+    if size > settings.SCHEMA_MAX_BYTES:
+        return [
+            {
+                "path": path,
+                "message": f"The schema is {size} bytes as JSON, more than the "
+                f"limit of {settings.SCHEMA_MAX_BYTES} (SCHEMA_MAX_BYTES); split "
+                "or simplify it.",
+            }
+        ]
+    depth = _nesting_depth(schema)
+    if depth > settings.SCHEMA_MAX_DEPTH:
+        return [
+            {
+                "path": path,
+                "message": f"The schema nests {depth} levels deep, more than the "
+                f"limit of {settings.SCHEMA_MAX_DEPTH} (SCHEMA_MAX_DEPTH); flatten "
+                "it or use $defs.",
+            }
+        ]
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -112,6 +134,23 @@ def sample_problems(schema: dict, sample: Any, limit: int = 5) -> list[str]:
         + f": {e.message}"
         for e in errors[:limit]
     ]
+
+
+def _nesting_depth(value: Any) -> int:
+    """Count the levels of objects and arrays, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def check_version(blocks: list[Block]) -> list[Problem]:

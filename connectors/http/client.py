@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors.http import signing
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ class PostResult:
     response_body: str
     error: str
     duration_ms: int
+    # True when the URL was refused before sending; another try cannot help.
+    blocked: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -29,6 +32,8 @@ class PostResult:
 
     @property
     def retryable(self) -> bool:
+        if self.blocked:
+            return False
         if self.status_code is None:
             return True
         return self.status_code == 429 or self.status_code >= 500
@@ -45,8 +50,14 @@ def post_signed_json(
     """POST ``payload`` as JSON with the signature headers; returns failures as data.
 
     Redirects are not followed, because a redirect could send signed data to a
-    host the author never configured.
+    host the author never configured. A URL whose host resolves to an internal
+    address is not requested at all (see alloy.outbound).
     """
+    try:
+        outbound_url_check(url)
+    except OutboundURLError as exc:
+        logger.warning("http.outbound.blocked", extra={"reason": str(exc)})
+        return PostResult(None, "", str(exc), 0, blocked=True)
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     headers = signing.signed_headers(secret, delivery_id=delivery_id, body=body)
     headers["User-Agent"] = "Alloy-Delivery/1"

@@ -6,29 +6,50 @@ ActionError whose fields are JSON paths into the step's input. Ids in outputs
 are strings, because Shopify's 64-bit ids lose precision as JSON doubles.
 """
 
+import logging
 from typing import Any
 
 from connectors.registry import ActionContext, ActionError
 from connectors.shopify.client import ShopifyClient, user_errors_to_fields
+
+logger = logging.getLogger(__name__)
 
 ORDER_CREATE = """
 mutation orderCreate(
   $order: OrderCreateOrderInput!, $options: OrderCreateOptionsInput
 ) {
   orderCreate(order: $order, options: $options) {
-    order {
-      id
-      legacyResourceId
-      name
-      email
-      phone
-      createdAt
-      tags
-      totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id }
-    }
+    order { ...createdOrder }
     userErrors { field message code }
   }
+}
+fragment createdOrder on Order {
+  id
+  legacyResourceId
+  name
+  email
+  phone
+  createdAt
+  tags
+  totalPriceSet { shopMoney { amount currencyCode } }
+  customer { id }
+}
+"""
+
+ORDER_BY_SOURCE_IDENTIFIER = """
+query orderBySourceIdentifier($query: String!) {
+  orders(first: 1, query: $query) { nodes { ...createdOrder sourceIdentifier } }
+}
+fragment createdOrder on Order {
+  id
+  legacyResourceId
+  name
+  email
+  phone
+  createdAt
+  tags
+  totalPriceSet { shopMoney { amount currencyCode } }
+  customer { id }
 }
 """
 
@@ -106,6 +127,14 @@ def _address_input(address: dict[str, Any]) -> dict[str, Any]:
 
 def create_order(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]:
     client = _client(context)
+    if context.outcome_unknown:
+        existing = _order_by_source_identifier(client, context.idempotency_key)
+        if existing is not None:
+            logger.info(
+                "shopify.order.found_existing",
+                extra={"order_id": existing.get("id")},
+            )
+            return _order_output(existing)
     currency = data.get("currency")
     if not currency:
         shop = client.execute(SHOP_CURRENCY).get("shop") or {}
@@ -152,7 +181,23 @@ def create_order(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
     result = client.execute(ORDER_CREATE, {"order": order})
     payload = result.get("orderCreate") or {}
     _raise_user_errors(_with_input_paths(payload), action="the order", argument="order")
-    created = payload.get("order") or {}
+    return _order_output(payload.get("order") or {})
+
+
+def _order_by_source_identifier(client: ShopifyClient, key: str) -> dict | None:
+    """Return the order an earlier attempt created with this key, if any."""
+    result = client.execute(
+        ORDER_BY_SOURCE_IDENTIFIER,
+        {"query": f"source_identifier:{_search_value(key)}"},
+    )
+    nodes = ((result.get("orders") or {}).get("nodes")) or []
+    for node in nodes:
+        if node.get("sourceIdentifier") == key:
+            return node
+    return None
+
+
+def _order_output(created: dict[str, Any]) -> dict[str, Any]:
     money = (created.get("totalPriceSet") or {}).get("shopMoney") or {}
     return {
         "id": created.get("id"),
@@ -215,10 +260,9 @@ def add_customer_tags(context: ActionContext, data: dict[str, Any]) -> dict[str,
 
 
 def _customer_id_by_email(client: ShopifyClient, email: str) -> str:
-    # Shopify's search syntax takes a quoted value, so an address with spaces
-    # or colons cannot widen the query.
-    quoted = email.replace("\\", "\\\\").replace('"', '\\"')
-    result = client.execute(CUSTOMER_BY_EMAIL, {"query": f'email:"{quoted}"'})
+    result = client.execute(
+        CUSTOMER_BY_EMAIL, {"query": f"email:{_search_value(email)}"}
+    )
     nodes = ((result.get("customers") or {}).get("nodes")) or []
     matches = [
         node for node in nodes if (node.get("email") or "").lower() == email.lower()
@@ -231,6 +275,15 @@ def _customer_id_by_email(client: ShopifyClient, email: str) -> str:
             fields=[{"path": "$.email", "message": "No customer has this email."}],
         )
     return matches[0]["id"]
+
+
+def _search_value(text: str) -> str:
+    """Quote a value for Shopify's search syntax.
+
+    A quoted value keeps spaces and colons from widening the query.
+    """
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def _with_input_paths(payload: dict) -> dict:

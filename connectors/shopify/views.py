@@ -59,7 +59,10 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
 
     topic = request.headers.get(webhooks.TOPIC_HEADER, "")
     webhook_id = request.headers.get(webhooks.WEBHOOK_ID_HEADER, "")
-    problems = _header_problems(topic=topic, shop=shop, webhook_id=webhook_id)
+    event_id = request.headers.get(webhooks.EVENT_ID_HEADER, "")
+    problems = _header_problems(
+        topic=topic, shop=shop, webhook_id=webhook_id, event_id=event_id
+    )
     if problems:
         return _rejection(
             shop,
@@ -86,6 +89,7 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
         topic=topic,
         delivery_id=webhook_id,
         data=data,
+        app_event_id=event_id or None,
     )
     return JsonResponse(
         {
@@ -95,7 +99,9 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _header_problems(*, topic: str, shop: str, webhook_id: str) -> list[dict]:
+def _header_problems(
+    *, topic: str, shop: str, webhook_id: str, event_id: str
+) -> list[dict]:
     problems = [
         {"path": f"headers.{name}", "message": "Required."}
         for name, value in (
@@ -113,6 +119,7 @@ def _header_problems(*, topic: str, shop: str, webhook_id: str) -> list[dict]:
         for name, value in (
             (webhooks.TOPIC_HEADER, topic),
             (webhooks.WEBHOOK_ID_HEADER, webhook_id),
+            (webhooks.EVENT_ID_HEADER, event_id),
         )
         if len(value) > MAX_HEADER_LENGTH
     ]

@@ -79,11 +79,25 @@ def test_failed_notification_retried_same_id(
         api.patch("/api/v1/workspace", {"error_webhook_url": errors.url}, format="json")
         fail_a_run(api)
         rq_worker()
-        # The retry is due after 1 s (STREAM_RETRY_DELAYS), jittered by up to 20%.
-        time.sleep(1.3)
-        rq_worker(with_scheduler=True)
+        # The retry is due after 1 s (STREAM_RETRY_DELAYS), jittered by up to
+        # 20%, and the scheduler starts it on a whole second.
+        deadline = time.monotonic() + 5
+        while not errors.accepted and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rq_worker(with_scheduler=True)
         assert errors.wait_for(1, timeout=10)
     finally:
         errors.stop()
     assert len(errors.accepted) == 1
     assert errors.accepted[0].json()["type"] == "run.failed"
+
+
+def test_error_webhook_rejects_internal_address(api, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    response = api.patch(
+        "/api/v1/workspace",
+        {"error_webhook_url": "http://169.254.169.254/latest/meta-data"},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["path"] == "$.error_webhook_url"

@@ -64,9 +64,12 @@ def test_failed_delivery_retried_with_same_id(
     rq_worker()
     first = StreamDelivery.objects.get()
     assert first.status_code == 503
-    # The retry is due after 1 s, jittered by up to 20%.
-    time.sleep(1.3)
-    rq_worker(with_scheduler=True)
+    # The retry is due after 1 s, jittered by up to 20%, and the scheduler
+    # starts it on a whole second.
+    deadline = time.monotonic() + 5
+    while StreamDelivery.objects.count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        rq_worker(with_scheduler=True)
     attempts = list(StreamDelivery.objects.order_by("attempt"))
     assert [a.attempt for a in attempts] == [1, 2]
     assert attempts[1].succeeded
@@ -118,3 +121,38 @@ def test_execution_data_lists_steps(order_workflow, rq_worker, stream_receiver):
     assert data["run"]["status"] == "succeeded"
     assert [step["key"] for step in data["steps"]] == ["trigger"]
     assert data["end_user"] == {"id": "merchant-1"}
+
+
+def test_reconcile_resends_lost_first_attempt(
+    order_workflow, stream_receiver, rq_worker, redis_flushed, settings
+):
+    from workflows import engine
+    from workflows.services.reconcile import runs_reconcile
+
+    stream_receiver.fail_first = 0
+    settings.RUN_ENQUEUE_GRACE_SECONDS = 0.01
+    ingest_order()
+    run = Run.objects.get()
+    engine.run_execute(run_id=run.pk)
+    # Redis loses the queued first attempt.
+    redis_flushed.flushdb()
+    time.sleep(0.05)
+    result = runs_reconcile()
+    rq_worker()
+    run.refresh_from_db()
+    assert result.streams_enqueued == [run.pk]
+    assert stream_receiver.wait_for(1, timeout=5)
+    assert stream_receiver.accepted[0].delivery_id == str(run.stream_delivery_id)
+
+
+def test_reconcile_skips_delivered_stream(
+    order_workflow, stream_receiver, rq_worker, settings
+):
+    from workflows.services.reconcile import runs_reconcile
+
+    stream_receiver.fail_first = 0
+    settings.RUN_ENQUEUE_GRACE_SECONDS = 0.01
+    ingest_order()
+    rq_worker()
+    time.sleep(0.05)
+    assert runs_reconcile().streams_enqueued == []

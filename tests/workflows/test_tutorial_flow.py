@@ -10,22 +10,14 @@ from workflows.services import versions
 from workflows.tutorial import (
     BUTTON_CLICKED_SAMPLE,
     ORDER_REQUESTED_SAMPLE,
-    tutorial_integration_create,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def installed(settings, live_server, workspace, receiver, end_user, connection):
-    settings.PUBLIC_BASE_URL = live_server.url
-    integration = tutorial_integration_create(
-        workspace=workspace, stream_base_url=receiver.url
-    )
-    integration_services.installation_create(
-        end_user=end_user, integration=integration, connection=connection
-    )
-    return integration
+def installed(tutorial_installed):
+    return tutorial_installed
 
 
 def send(live_server, api_key, name, data, **extra):

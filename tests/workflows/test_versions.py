@@ -573,3 +573,27 @@ def test_release_waits_for_open_edit(workflow):
     draft.refresh_from_db()
     assert draft.status == WorkflowVersion.Status.DRAFT
     assert any("event.nope" in problem for problem in outcome.get("problems", []))
+
+
+def test_oversized_event_schema_rejected(settings):
+    from workflows.validation import check_custom_event_schema
+
+    settings.SCHEMA_MAX_BYTES = 200
+    schema = {"type": "object", "description": "x" * 300}
+    problems = check_custom_event_schema(schema, path="$.config.schema")
+    assert len(problems) == 1
+    assert "SCHEMA_MAX_BYTES" in problems[0]["message"]
+
+
+def test_deep_event_schema_rejected(settings):
+    from workflows.validation import check_custom_event_schema
+
+    settings.SCHEMA_MAX_DEPTH = 5
+    schema: dict = {"type": "object"}
+    inner = schema
+    for _ in range(5):
+        inner["properties"] = {"a": {"type": "object"}}
+        inner = inner["properties"]["a"]
+    problems = check_custom_event_schema(schema, path="$.config.schema")
+    assert len(problems) == 1
+    assert "SCHEMA_MAX_DEPTH" in problems[0]["message"]

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
+from alloy.metrics import observe_intake
 from connectors import registry
 from integrations.models import Connection, Installation, Workspace
 from integrations.selectors import connections_for_account, end_user_get
@@ -38,6 +40,7 @@ class IntakeResult:
     duplicate: bool = False
 
 
+@observe_intake("custom")
 def custom_event_ingest(
     *,
     workspace: Workspace,
@@ -118,6 +121,7 @@ def custom_event_ingest(
     return IntakeResult(event=event, runs=runs)
 
 
+@observe_intake("app")
 def app_event_ingest(
     *,
     connector: str,
@@ -125,12 +129,14 @@ def app_event_ingest(
     topic: str,
     delivery_id: str,
     data: Any,
+    app_event_id: str | None = None,
 ) -> list[IntakeResult]:
     """Accept an app's webhook for every connection to that account.
 
-    A delivery id seen before for a connection is dropped: the unique
-    constraint on (connection, delivery_id) decides, so two identical
-    deliveries arriving at once still make one event.
+    A delivery id seen before for a connection is dropped, and so is an
+    ``app_event_id`` (X-Shopify-Event-Id) seen before for the same topic: the
+    unique constraints decide at insert, so two identical deliveries arriving
+    at once still make one event.
     """
     trigger = registry.trigger_for_topic(connector, topic)
     if trigger is None:
@@ -141,7 +147,9 @@ def app_event_ingest(
         return []
     results = []
     for connection in connections_for_account(app=connector, account_id=account_id):
-        result = _ingest_for_connection(connection, trigger, topic, delivery_id, data)
+        result = _ingest_for_connection(
+            connection, trigger, topic, (delivery_id, app_event_id or None), data
+        )
         if result is not None:
             results.append(result)
     if not results:
@@ -156,9 +164,10 @@ def _ingest_for_connection(
     connection: Connection,
     trigger: registry.Trigger,
     topic: str,
-    delivery_id: str,
+    ids: tuple[str, str | None],
     data: Any,
 ) -> IntakeResult | None:
+    delivery_id, app_event_id = ids
     installations = {
         installation.integration_id: installation
         for installation in Installation.objects.filter(connection=connection)
@@ -180,14 +189,16 @@ def _ingest_for_connection(
                 name=topic,
                 data=data,
                 delivery_id=delivery_id,
+                app_event_id=app_event_id,
             )
             runs = _create_runs(event, workflows, installations)
     except IntegrityError:
-        # Only the unique (connection, delivery_id) constraint means a repeat;
+        # Only the unique delivery and app event constraints mean a repeat;
         # any other integrity failure is a defect and must surface.
-        if not Event.objects.filter(
-            connection=connection, delivery_id=delivery_id
-        ).exists():
+        repeat = Q(delivery_id=delivery_id)
+        if app_event_id:
+            repeat |= Q(name=topic, app_event_id=app_event_id)
+        if not Event.objects.filter(repeat, connection=connection).exists():
             raise
         logger.info(
             "workflows.app_event.duplicate",

@@ -1,13 +1,16 @@
-"""Run state: the one table of allowed status changes, and enqueueing runs."""
+"""Run state: the one table of allowed status changes, leases and enqueueing runs."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from alloy import jobs
 from workflows.exceptions import InvalidRunTransition, VersionStateError
-from workflows.models import Run
+from workflows.models import Run, RunStep
 
 logger = logging.getLogger(__name__)
 
@@ -16,36 +19,50 @@ Status = Run.Status
 # Every status change of a run goes through run_transition, against this table.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED}),
-    # Back to queued when a worker gives a run up to be retried.
+    # Back to queued when a step waits for a retry or the reconciler takes
+    # the run over from a worker whose lease expired.
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED}),
     Status.SUCCEEDED: frozenset(),
-    # Back to queued when replayed; the run resumes after its succeeded steps.
+    # Back to queued when an operator retries a failed run.
     Status.FAILED: frozenset({Status.QUEUED}),
 }
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
 
 
-def run_transition(*, run: Run, status: str, error: dict | None = None) -> Run:
+def run_transition(
+    *,
+    run: Run,
+    status: str,
+    error: dict | None = None,
+    lease_owner: str = "",
+    next_attempt_at=None,
+) -> Run:
     """Move a run to ``status`` and save it; the caller holds the row lock.
 
-    A change to failed enqueues the workspace's error webhook after commit.
-    Raises InvalidRunTransition for a change the table does not allow.
+    Entering ``running`` takes a lease for ``lease_owner``; leaving it drops
+    the lease. A change to failed enqueues the workspace's error webhook after
+    commit. Raises InvalidRunTransition for a change the table does not allow.
     """
     if status not in ALLOWED_TRANSITIONS[run.status]:
         raise InvalidRunTransition(f"run {run.pk}: {run.status} -> {status}")
     now = timezone.now()
-    fields = ["status", "updated_at"]
     run.status = status
+    run.next_attempt_at = next_attempt_at
+    fields = ["status", "next_attempt_at", "lease_owner", "lease_expires_at"]
+    fields.append("updated_at")
     if status == Status.RUNNING:
         run.attempt += 1
         run.started_at = run.started_at or now
+        run.lease_owner = lease_owner
+        run.lease_expires_at = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
         fields += ["attempt", "started_at"]
-    if status == Status.QUEUED:
-        run.finished_at, run.error = None, None
-        fields += ["finished_at", "error"]
-    if status in TERMINAL:
-        run.finished_at = now
+    else:
+        run.lease_owner = ""
+        run.lease_expires_at = None
+    if status in TERMINAL or run.finished_at is not None:
+        # A replayed run leaves its earlier finish and error behind.
+        run.finished_at = now if status in TERMINAL else None
         run.error = error
         fields += ["finished_at", "error"]
     run.save(update_fields=fields)
@@ -56,34 +73,99 @@ def run_transition(*, run: Run, status: str, error: dict | None = None) -> Run:
     return run
 
 
-def runs_enqueue(*, run_ids: list[int]) -> None:
-    """Hand runs to the job queue; call after the transaction that stored them."""
+def run_lease_renew(*, run_id: int, lease_owner: str) -> bool:
+    """Extend a running run's lease; False when the owner no longer holds it."""
+    expires = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    renewed = Run.objects.filter(
+        pk=run_id, status=Status.RUNNING, lease_owner=lease_owner
+    ).update(lease_expires_at=expires)
+    return renewed == 1
+
+
+def runs_enqueue(*, run_ids: list[int]) -> list[int]:
+    """Hand runs to the job queue; call after the transaction that stored them.
+
+    A run whose job cannot reach Redis keeps an empty ``rq_job_id`` and stays
+    queued, and the reconciler enqueues it later; so this never raises for a
+    Redis failure. Returns the ids of the runs enqueued.
+    """
     from workflows.jobs import run_execute_job
 
+    enqueued = []
     for run_id in run_ids:
-        job_id = jobs.enqueue(run_execute_job, run_id)
-        Run.objects.filter(pk=run_id, rq_job_id="").update(rq_job_id=job_id)
+        try:
+            job_id = jobs.enqueue(run_execute_job, run_id)
+        except RedisError as exc:
+            logger.warning(
+                "workflows.run.enqueue_failed",
+                extra={"run_id": run_id, "error": type(exc).__name__},
+            )
+            continue
+        Run.objects.filter(pk=run_id, status=Status.QUEUED).update(rq_job_id=job_id)
+        enqueued.append(run_id)
         logger.info(
             "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
         )
+    return enqueued
+
+
+def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
+    """Give a running run back to the queue, to continue after ``delay_seconds``.
+
+    The caller holds the row lock. The scheduled job is enqueued after commit;
+    if Redis fails then, the reconciler enqueues the run when it is due.
+    """
+    from workflows.jobs import run_execute_job
+
+    due = timezone.now() + timedelta(seconds=delay_seconds)
+    run_transition(run=run, status=Status.QUEUED, next_attempt_at=due)
+    Run.objects.filter(pk=run.pk).update(rq_job_id="")
+    run_id = run.pk
+
+    def schedule() -> None:
+        try:
+            job_id = jobs.enqueue_in(delay_seconds, run_execute_job, run_id)
+        except RedisError as exc:
+            logger.warning(
+                "workflows.run.enqueue_failed",
+                extra={"run_id": run_id, "error": type(exc).__name__},
+            )
+            return
+        Run.objects.filter(pk=run_id, status=Status.QUEUED).update(rq_job_id=job_id)
+
+    transaction.on_commit(schedule)
+    logger.info(
+        "workflows.run.retry_scheduled",
+        extra={
+            "run_id": run_id,
+            "step": step,
+            "attempt": run.attempt,
+            "delay_s": round(delay_seconds, 3),
+        },
+    )
+    return run
 
 
 def run_retry(*, run_id: int) -> Run:
     """Queue a failed run again; it resumes after its last succeeded step.
 
-    Locks the run row and enqueues it after commit. Raises VersionStateError
-    for a run that has not failed, since only a failed run has steps left.
+    Each failed step gets its retry policy's attempts anew. Raises
+    VersionStateError unless the run failed. Enqueues after commit.
     """
     with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run_id)
-        if run.status != Status.FAILED:
+        locked = Run.objects.select_for_update().get(pk=run_id)
+        if locked.status != Status.FAILED:
             raise VersionStateError(
-                f"Run {run.pk} is {run.status}; only a failed run can be retried.",
+                f"Run {locked.pk} is {locked.status}; only a failed run can be "
+                "retried.",
                 code="run_not_retryable",
             )
-        run_transition(run=run, status=Status.QUEUED)
-        run.rq_job_id = ""
-        run.save(update_fields=["rq_job_id", "updated_at"])
-        transaction.on_commit(lambda: runs_enqueue(run_ids=[run.pk]))
-    logger.info("workflows.run.retried", extra={"run_id": run.pk})
-    return run
+        run_transition(run=locked, status=Status.QUEUED)
+        for step in locked.steps.exclude(status=RunStep.Status.SUCCEEDED):
+            step.first_attempt = step.attempt + 1
+            step.save(update_fields=["first_attempt", "updated_at"])
+        Run.objects.filter(pk=locked.pk).update(rq_job_id="")
+        run_id = locked.pk
+        transaction.on_commit(lambda: runs_enqueue(run_ids=[run_id]))
+    logger.info("workflows.run.retried", extra={"run_id": run_id})
+    return locked

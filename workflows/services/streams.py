@@ -6,10 +6,15 @@ schedule with the same delivery id, and every attempt is recorded.
 
 import logging
 import random
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from redis.exceptions import RedisError
 
 from alloy import jobs
 from connectors.http.client import post_signed_json
@@ -19,13 +24,75 @@ from workflows.models import Run, StreamDelivery
 logger = logging.getLogger(__name__)
 
 
-def stream_delivery_schedule(*, run_id: int, delivery_id: str) -> None:
-    """Enqueue the first attempt after the current transaction commits."""
+def stream_delivery_schedule(*, run: Run) -> None:
+    """Give a finished run a delivery id and enqueue its first attempt after commit.
+
+    The caller holds the run's row lock. When Redis fails at commit, the
+    reconciler enqueues the attempt later (see streams_reconcile).
+    """
+    run.stream_delivery_id = uuid.uuid4()
+    run.save(update_fields=["stream_delivery_id", "updated_at"])
+    run_id, delivery_id = run.pk, str(run.stream_delivery_id)
+    transaction.on_commit(lambda: _enqueue_attempt(run_id, delivery_id, 1, 0.0))
+
+
+def _attempt_job_id(delivery_id: str, attempt: int) -> str:
+    return f"stream-{delivery_id}-{attempt}"
+
+
+def _enqueue_attempt(run_id: int, delivery_id: str, attempt: int, delay: float) -> bool:
+    """Enqueue one attempt under a job id of its own; False when Redis failed."""
     from workflows.jobs import stream_delivery_send_job
 
-    transaction.on_commit(
-        lambda: jobs.enqueue(stream_delivery_send_job, run_id, delivery_id, 1)
+    job_id = _attempt_job_id(delivery_id, attempt)
+    args = (stream_delivery_send_job, run_id, delivery_id, attempt)
+    try:
+        if delay > 0:
+            jobs.enqueue_in(delay, *args, job_id=job_id)
+        else:
+            jobs.enqueue(*args, job_id=job_id)
+    except RedisError as exc:
+        logger.warning(
+            "workflows.stream.enqueue_failed",
+            extra={"run_id": run_id, "delivery_id": delivery_id, "error": str(exc)},
+        )
+        return False
+    return True
+
+
+def streams_reconcile(*, job_alive, batch_size: int = 500) -> list[int]:
+    """Enqueue stream attempts that are due but have no job; return their run ids.
+
+    A run counts when its delivery has no attempt recorded yet, or when its
+    last attempt failed with retries left and its next attempt's job is gone
+    (both happen when Redis was down or lost its data).
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.RUN_ENQUEUE_GRACE_SECONDS)
+    runs = (
+        Run.objects.filter(stream_delivery_id__isnull=False, finished_at__lt=cutoff)
+        .exclude(stream_deliveries__succeeded=True)
+        .annotate(last_attempt=Max("stream_deliveries__attempt"))
+        .values_list("pk", "stream_delivery_id", "last_attempt")[:batch_size]
     )
+    delays = settings.STREAM_RETRY_DELAYS
+    enqueued = []
+    for run_id, delivery_id, last_attempt in runs:
+        attempt = (last_attempt or 0) + 1
+        if attempt > len(delays) + 1:
+            continue
+        if last_attempt is not None:
+            last = StreamDelivery.objects.get(
+                delivery_id=delivery_id, attempt=last_attempt
+            )
+            if last.created_at > cutoff - timedelta(seconds=delays[attempt - 2]):
+                continue
+            if not last.retryable:
+                continue
+        if job_alive(_attempt_job_id(str(delivery_id), attempt)):
+            continue
+        if _enqueue_attempt(run_id, str(delivery_id), attempt, 0.0):
+            enqueued.append(run_id)
+    return enqueued
 
 
 def execution_data(run: Run, delivery_id: str) -> dict[str, Any]:
@@ -92,6 +159,7 @@ def stream_delivery_send(
         url=url,
         status_code=result.status_code,
         succeeded=result.succeeded,
+        retryable=result.retryable,
         error=result.error,
         response_body=result.response_body,
         duration_ms=result.duration_ms,
@@ -101,13 +169,9 @@ def stream_delivery_send(
         logger.info("workflows.stream.delivered", extra=ids)
         return delivery
     delays = settings.STREAM_RETRY_DELAYS
-    if attempt <= len(delays):
+    if attempt <= len(delays) and result.retryable:
         delay = delays[attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311
-        from workflows.jobs import stream_delivery_send_job
-
-        jobs.enqueue_in(
-            delay, stream_delivery_send_job, run_id, delivery_id, attempt + 1
-        )
+        _enqueue_attempt(run_id, delivery_id, attempt + 1, delay)
         logger.warning(
             "workflows.stream.retry_scheduled",
             extra={**ids, "error": result.error, "delay_s": round(delay, 2)},

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from alloy.errors import ValidationError
 from alloy.jsonbody import first_unstorable
+from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry
 from integrations.models import Integration
 from workflows import mapping, validation
@@ -26,6 +27,7 @@ from workflows.exceptions import (
     VersionStateError,
 )
 from workflows.models import Block, FieldMapping, Publication, Workflow, WorkflowVersion
+from workflows.retry import policy_problems as retry_policy_problems
 from workflows.services import installed_versions
 
 logger = logging.getLogger(__name__)
@@ -147,6 +149,11 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
     stream_url = config.get("stream_url")
     if stream_url not in (None, ""):
         problem = _stream_url_problem(stream_url)
+        if problem is None:
+            try:
+                outbound_url_check(stream_url)
+            except OutboundURLError as exc:
+                problem = str(exc)
         if problem:
             problems.append({"path": "$.config.stream_url", "message": problem})
     unknown = set(config) - {"event_name", "schema", "stream_url", "sample"}
@@ -207,10 +214,22 @@ def trigger_set(
 
 @transaction.atomic
 def action_add(
-    *, version: WorkflowVersion, key: str, connector: str, operation: str
+    *,
+    version: WorkflowVersion,
+    key: str,
+    connector: str,
+    operation: str,
+    retry: dict[str, Any] | None = None,
 ) -> Block:
-    """Append an action block to a draft."""
+    """Append an action block to a draft.
+
+    ``retry`` overrides the default retry policy for this step with any of
+    ``max_attempts``, ``base_delay_seconds`` and ``max_delay_seconds``.
+    """
     _lock_draft(version.pk)
+    problems = retry_policy_problems(retry, path="$.config.retry")
+    if problems:
+        raise ValidationError("The retry policy is invalid.", fields=problems)
     if registry.action_get(connector, operation) is None:
         raise ValidationError(
             f"Unknown action {connector}.{operation}.",
@@ -235,6 +254,7 @@ def action_add(
         key=key,
         connector=connector,
         operation=operation,
+        config={"retry": retry} if retry else {},
     )
 
 

@@ -63,6 +63,13 @@ class Command(BaseCommand):
         mode = "in-process jobs" if settings.JOBS_IN_PROCESS else "RQ worker"
         self._heading(f"Alloy demo ({database}, {mode})")
 
+        # The sandbox, the server and the receiver all listen on loopback, which
+        # outbound URLs may reach only when a setting allows it.
+        settings.OUTBOUND_ALLOWED_NETWORKS = [
+            *settings.OUTBOUND_ALLOWED_NETWORKS,
+            "127.0.0.0/8",
+            "::1/128",
+        ]
         sandbox = ShopifySandbox(client_secret=settings.SHOPIFY_CLIENT_SECRET).start()
         server = BackgroundServer().start()
         settings.SHOPIFY_API_URL = sandbox.url
@@ -287,6 +294,7 @@ def worker_start(
         **os.environ,
         "SHOPIFY_API_URL": shopify_api_url,
         "PUBLIC_BASE_URL": public_base_url,
+        "OUTBOUND_ALLOWED_NETWORKS": ",".join(settings.OUTBOUND_ALLOWED_NETWORKS),
     }
     if verbosity < 2:
         env.setdefault("LOG_LEVEL", "WARNING")

@@ -8,15 +8,23 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.shopify.sandbox import oauth
+from connectors.shopify.sandbox.faults import (
+    fault_from_json,
+    fault_response,
+    operation_name,
+)
 
 if TYPE_CHECKING:
     from connectors.shopify.sandbox.server import ShopifySandbox
+    from connectors.shopify.sandbox.state import ShopState
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +32,8 @@ OAUTH_AUTHORIZE_PATH = "/admin/oauth/authorize"
 OAUTH_TOKEN_PATH = "/admin/oauth/access_token"  # noqa: S105 - a path
 GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 API_VERSION_PATTERN = re.compile(r"^(?:[0-9]{4}-(?:0[1-9]|1[0-2])|unstable)$")
+FAULTS_PATH = "/_sandbox/faults"
+REQUESTS_PATH = "/_sandbox/requests"
 SHOP_PATH = re.compile(r"^/_sandbox/shops/(?P<domain>[^/]+)$")
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -63,6 +73,13 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """Run a route, and send 500 if it raises, so no connection is dropped."""
         try:
             route()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up, e.g. timed out on a slow answer; nobody reads
+            # a response any more.
+            logger.info(
+                "shopify_sandbox.http.client_gone",
+                extra={"method": self.command, "path": self.path},
+            )
         except Exception:
             logger.exception(
                 "shopify_sandbox.http.failed",
@@ -77,6 +94,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return
         if path == "/_sandbox/shops":
             self._send_json(200, {"domains": self.sandbox.shop_domains()})
+            return
+        if path in (FAULTS_PATH, REQUESTS_PATH):
+            self._send_json(200, self.sandbox.faults.to_json())
             return
         match = SHOP_PATH.match(path)
         if match is None:
@@ -94,6 +114,29 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return
         self._send_bytes(200, encoded)
 
+    def do_DELETE(self) -> None:
+        self._guarded(self._route_delete)
+
+    def _route_delete(self) -> None:
+        if urlsplit(self.path).path != FAULTS_PATH:
+            self._send_json(404, NOT_FOUND)
+            return
+        self.sandbox.faults.clear()
+        self._send_json(200, self.sandbox.faults.to_json())
+
+    def _add_fault(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        try:
+            fault = fault_from_json(json.loads(body or b"{}"))
+        except ValueError as error:
+            # json.JSONDecodeError is a ValueError too.
+            self._send_json(422, {"errors": str(error)})
+            return
+        self.sandbox.faults.add(fault)
+        self._send_json(201, {"fault": asdict(fault)})
+
     def _route_post(self) -> None:
         path = urlsplit(self.path).path
         if path in (OAUTH_AUTHORIZE_PATH, OAUTH_TOKEN_PATH):
@@ -108,6 +151,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return
         if path == "/_sandbox/shops":
             self._create_shop()
+            return
+        if path == FAULTS_PATH:
+            self._add_fault()
             return
         match = GRAPHQL_PATH.match(path)
         if match is None or not API_VERSION_PATTERN.match(match["version"]):
@@ -137,8 +183,24 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if payload is None:
             self._send_json(400, INVALID_QUERY)
             return
-        status, response = self.sandbox.handle_graphql(shop, payload)
-        self._send_json(status, response)
+        self._answer_graphql(shop, payload)
+
+    def _answer_graphql(self, shop: ShopState, payload: dict[str, Any]) -> None:
+        """Execute a request, or answer with the injected fault it matches."""
+        operation = operation_name(payload)
+        entry = self.sandbox.faults.record(shop.domain, operation)
+        fault = self.sandbox.faults.take(shop.domain, operation)
+        headers: dict[str, str] = {}
+        if fault is not None and fault.kind != "slow":
+            status, response, headers = fault_response(fault, shop.bucket.restore_rate)
+        else:
+            status, response = self.sandbox.handle_graphql(shop, payload)
+            if fault is not None:
+                time.sleep(fault.delay)
+        entry.status = status
+        entry.fault = fault.kind if fault is not None else None
+        entry.duration_s = round(time.time() - entry.at, 3)
+        self._send_json(status, response, headers)
 
     def _oauth_shop(self, params: dict[str, str]):
         shop = self.sandbox.find_shop(self._host_domain())
@@ -265,11 +327,17 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
-    def _send_json(self, status: int, body: Any) -> None:
-        self._send_bytes(status, json.dumps(body).encode("utf-8"))
+    def _send_json(
+        self, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        self._send_bytes(status, json.dumps(body).encode("utf-8"), headers)
 
-    def _send_bytes(self, status: int, body: bytes) -> None:
+    def _send_bytes(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Request-Id", secrets.token_hex(16))

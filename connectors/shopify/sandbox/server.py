@@ -13,6 +13,8 @@ to ``http://127.0.0.1:PORT`` instead and name the shop in the ``Host`` header. R
 - ``GET /_sandbox/shops``: list the shop domains.
 - ``GET /_sandbox/shops/{domain}``: a shop's orders, customers, webhook subscriptions
   and deliveries, with delivery bodies as text.
+- ``POST /_sandbox/faults``: queue a fault (see ``faults.py``); ``DELETE`` clears the
+  faults and the request log; ``GET /_sandbox/requests`` returns both.
 
 The ``/_sandbox`` routes exist only in the sandbox and need no token.
 """
@@ -30,6 +32,7 @@ from typing import Any
 from connectors.shopify.sandbox import oauth
 from connectors.shopify.sandbox.cost import LeakyBucket
 from connectors.shopify.sandbox.execution import GraphQLExecutor
+from connectors.shopify.sandbox.faults import FaultPlan, fault_from_json
 from connectors.shopify.sandbox.handler import (
     API_VERSION_PATTERN,
     INVALID_QUERY,
@@ -93,6 +96,7 @@ class ShopifySandbox:
         self._executor = GraphQLExecutor(
             self.schema, self._ids, self.lock, self._dispatcher.dispatch, max_query_cost
         )
+        self.faults = FaultPlan()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -200,6 +204,14 @@ class ShopifySandbox:
     def shop_domains(self) -> list[str]:
         with self.lock:
             return sorted(self._shops)
+
+    def inject_fault(self, kind: str, **options: Any) -> None:
+        """Queue a fault for the next matching Admin API requests.
+
+        Takes the fields of ``POST /_sandbox/faults``; raises ValueError for a
+        bad one.
+        """
+        self.faults.add(fault_from_json({"kind": kind, **options}))
 
     def wait_for_deliveries(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until ``count`` deliveries in all shops have succeeded or given up.
