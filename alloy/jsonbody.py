@@ -36,10 +36,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON; send numbers as finite values")
 
 
-def json_body_parse(body: bytes) -> Any:
+def json_body_parse(body: bytes, *, check_values: bool = True) -> Any:
     """Parse UTF-8 JSON bytes, or raise InvalidJsonError naming the problem.
 
-    Raises PayloadTooLargeError past ``EVENT_MAX_BODY_BYTES``.
+    Raises PayloadTooLargeError past ``EVENT_MAX_BODY_BYTES``. With
+    ``check_values`` false, values the database cannot store (NUL characters,
+    unpaired surrogates, overflowing numbers, nesting past ``JSON_MAX_DEPTH``)
+    are left for the caller to check part by part with ``first_unstorable``.
     """
     if len(body) > settings.EVENT_MAX_BODY_BYTES:
         raise PayloadTooLargeError(
@@ -58,7 +61,7 @@ def json_body_parse(body: bytes) -> Any:
         raise InvalidJsonError(_too_deep_message()) from None
     except ValueError as exc:
         raise InvalidJsonError(f"The body is not valid JSON: {exc}.") from None
-    problem = first_unstorable(value)
+    problem = first_unstorable(value) if check_values else None
     if problem is not None:
         path, message = problem
         raise InvalidJsonError(
@@ -134,3 +137,17 @@ class StrictJsonParser(BaseParser):
             raise ParseError("The body is empty; send a JSON object.")
         body = stream.read(settings.EVENT_MAX_BODY_BYTES + 1)
         return json_body_parse(body)
+
+
+class PartwiseJsonParser(StrictJsonParser):
+    """A parser for bodies whose parts get separate results, such as a batch.
+
+    It rejects only what makes the whole body unreadable; the view checks
+    each part's values with ``first_unstorable``.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        if stream is None:
+            raise ParseError("The body is empty; send a JSON object.")
+        body = stream.read(settings.EVENT_MAX_BODY_BYTES + 1)
+        return json_body_parse(body, check_values=False)

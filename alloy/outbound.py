@@ -28,8 +28,12 @@ def outbound_url_check(url: str) -> None:
     NOTE: the host is resolved again when the request is sent, so a DNS
     answer that changes in between (DNS rebinding) is not caught here.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https"):
         raise OutboundURLError(f"{url!r} is not an http or https URL.")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)

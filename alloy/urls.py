@@ -7,7 +7,6 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerView,
 )
 
@@ -24,11 +23,6 @@ urlpatterns = [
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
-    ),
-    path(
-        "api/redoc/",
-        SpectacularRedocView.as_view(url_name="api-schema"),
-        name="api-redoc",
     ),
     path("connect/", include("integrations.connect_urls")),
     path("webhooks/shopify", shopify_webhook, name="shopify-webhook"),

@@ -241,7 +241,7 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
         )
         if errors:
             fields = [
-                {"path": _json_path(error.absolute_path), "message": error.message}
+                {"path": json_path(error.absolute_path), "message": error.message}
                 for error in errors
             ]
             raise StepFailed(
@@ -379,5 +379,6 @@ def stored_output(output: Any) -> tuple[Any, bool]:
     return {"truncated": True, "size_bytes": size, "preview": preview}, True
 
 
-def _json_path(parts) -> str:
+def json_path(parts) -> str:
+    """Return a JSON path such as ``$.line_items[0].price`` for a jsonschema path."""
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

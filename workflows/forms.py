@@ -2,15 +2,24 @@
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from alloy.jsonbody import (
+    InvalidJsonError,
+    PayloadTooLargeError,
+    first_unstorable,
+    json_body_parse,
+)
 from connectors import registry
 from workflows import mapping, schema_fields, validation
 from workflows.models import Run
-from workflows.services.versions import BLOCK_KEY_PATTERN, EVENT_NAME_PATTERN
+from workflows.services.versions import (
+    BLOCK_KEY_PATTERN,
+    EVENT_NAME_PATTERN,
+    stream_url_problem,
+)
 
 MAPPING_KINDS = [
     ("", "Not mapped"),
@@ -42,21 +51,20 @@ def action_choices() -> list:
 
 
 def parse_json_field(text: str, *, what: str) -> Any:
+    """Parse a JSON form field with the API's checks, naming the field in errors."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return json_body_parse(text.encode("utf-8", "surrogatepass"))
+    except (InvalidJsonError, PayloadTooLargeError) as exc:
         raise ValidationError(
-            f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}."
-        ) from exc
+            exc.message.replace("The body", f"The {what}", 1)
+        ) from None
 
 
 def check_stream_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    problem = stream_url_problem(value)
+    if problem:
         raise ValidationError(
-            f"{value!r} is not an http or https URL; enter one such as "
-            "https://api.example.com/alloy/orders."
+            f"{problem} Enter one such as https://api.example.com/alloy/orders."
         )
     return value
 
@@ -215,11 +223,18 @@ class ActionAddForm(forms.Form):
 
 
 def literal_parse(text: str) -> Any:
-    """Read a literal as JSON when it parses, else as the text itself."""
+    """Read a literal as JSON when it parses, else as the text itself.
+
+    JSON that the database could not store, such as ``"\\ud800"`` or ``NaN``,
+    is kept as the text itself too.
+    """
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
         return text
+    if first_unstorable(value) is not None:
+        return text
+    return value
 
 
 def literal_format(value: Any) -> str:

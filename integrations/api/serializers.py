@@ -14,7 +14,7 @@ from integrations.models import (
 )
 from integrations.selectors import installation_workflow_versions
 from integrations.validators import EXTERNAL_ID_RULE, is_external_id
-from workflows.api.serializers import StrictCharField
+from workflows.api.serializers import MAX_ID, StrictCharField
 
 
 class ApiKeyInputSerializer(serializers.Serializer):
@@ -165,7 +165,7 @@ class IntegrationUpdateSerializer(serializers.Serializer):
 
 class IntegrationUpgradeSerializer(serializers.Serializer):
     installations = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=1000,
         help_text="Installation ids to upgrade; leave out to upgrade all.",
@@ -184,13 +184,13 @@ class IntegrationUpgradeResultSerializer(serializers.Serializer):
 
 class InstallationInputSerializer(serializers.Serializer):
     user = StrictCharField(max_length=255)
-    integration = serializers.IntegerField(min_value=1)
-    connection = serializers.IntegerField(min_value=1)
+    integration = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    connection = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class InstallationUpgradeSerializer(serializers.Serializer):
     workflows = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=1000,
         help_text="Workflow ids to upgrade; leave out to upgrade all.",

@@ -1,5 +1,7 @@
 """The JSON API: tenant isolation, batches, replay, versions, rate limits, docs."""
 
+import json
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -345,3 +347,28 @@ def test_switch_to_follow_upgrades_installations(installed, api):
     )
     run = send_order(api)["runs"][0]
     assert run["version"] == draft.number
+
+
+def test_batch_unstorable_event_named_alone(installed, api):
+    good = {"event": "order_requested", "user": "merchant-1"}
+    body = (
+        '{"events": ['
+        + json.dumps({**good, "data": ORDER_REQUESTED_SAMPLE})
+        + ', {"event": "order_requested", "user": "merchant-1", '
+        '"data": {"note": "a\\u0000b"}}]}'
+    )
+    response = api.post("/api/v1/events/batch", body, content_type="application/json")
+    results = response.json()["results"]
+    assert response.status_code == 200
+    assert [r["status"] for r in results] == [202, 400]
+    assert results[1]["error"]["fields"][0]["path"] == "$.events[1].data.note"
+    assert Event.objects.count() == 1
+
+
+def test_upgrade_rejects_oversized_id(installed, api):
+    response = api.post(
+        f"/api/v1/integrations/{installed.integration_id}/upgrade",
+        {"installations": [99999999999999999999]},
+        format="json",
+    )
+    assert response.status_code == 400

@@ -101,3 +101,11 @@ def test_error_webhook_rejects_internal_address(api, settings):
     )
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["path"] == "$.error_webhook_url"
+
+
+def test_error_webhook_rejects_malformed_url(api):
+    response = api.patch(
+        "/api/v1/workspace", {"error_webhook_url": "http://[::1"}, format="json"
+    )
+    assert response.status_code in (400, 422)
+    assert response.json()["error"]["fields"][0]["path"] == "$.error_webhook_url"

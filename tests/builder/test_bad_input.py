@@ -237,3 +237,37 @@ def test_json_schema_edit_saved(author_client, draft):
     )
     assert response.status_code == 302
     assert draft.blocks.get(position=0).config["schema"] == changed
+
+
+def test_malformed_ipv6_stream_url_refused(author_client, stream_draft):
+    response = author_client.post(
+        f"/builder/versions/{stream_draft.pk}/trigger",
+        trigger_post(stream_draft, stream_url="http://[::1"),
+    )
+    field = field_html(response.content.decode(), "stream_url")
+    assert response.status_code == 422
+    assert "is not an http or https URL" in field
+
+
+def test_surrogate_literal_saved_as_text(author_client, draft):
+    block = draft.blocks.get(key="create_order")
+    response = author_client.post(
+        f"/builder/steps/{block.pk}/mappings",
+        {
+            "kind:line_items": "expression",
+            "value:line_items": "event.line_items",
+            "kind:note": "literal",
+            "value:note": '"\\ud800"',
+        },
+    )
+    assert response.status_code in (200, 302)
+    assert block.mappings.get(target="note").value == '"\\ud800"'
+
+
+def test_surrogate_sample_refused(author_client, draft):
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/test",
+        {"sample_json": '{"email": "a@example.com", "note": "\\ud800"}'},
+    )
+    assert response.status_code == 422
+    assert "unpaired UTF-16 surrogate" in response.content.decode()

@@ -159,3 +159,10 @@ def test_overview_counts_run_hour(author_client, failed_run):
     bars = response.context["bars"]
     assert len(bars) == 24
     assert bars[-1]["failed"] == 1
+
+
+def test_run_page_offers_replay_after_success(author_client, failed_run):
+    Run.objects.filter(pk=failed_run.pk).update(status=Run.Status.SUCCEEDED)
+    page = author_client.get(f"/builder/runs/{failed_run.pk}").content.decode()
+    assert f"/builder/runs/{failed_run.pk}/replay" in page
+    assert f"/builder/runs/{failed_run.pk}/retry" not in page

@@ -188,3 +188,23 @@ def test_dry_test_run_shows_input(author_client, tutorial):
 def test_preview_names_end_of_text(author_client, tutorial):
     response = preview_email(author_client, tutorial, "event.[email")
     assert "the end of the text" in response.json()["error"]
+
+
+def test_test_run_checks_trigger_schema(author_client, tutorial):
+    version = create_order_workflow(tutorial).versions.get()
+    response = author_client.post(
+        f"/builder/versions/{version.pk}/test",
+        {"sample_json": json.dumps({"phone": 5})},
+    )
+    page = response.content.decode()
+    assert "does not match the trigger's schema" in page
+    assert "<code>$.phone</code>" in page
+
+
+def test_test_run_rejects_infinite_number(author_client, tutorial):
+    version = create_order_workflow(tutorial).versions.get()
+    response = author_client.post(
+        f"/builder/versions/{version.pk}/test", {"sample_json": '{"email": 1e999}'}
+    )
+    assert response.status_code == 422
+    assert "the number is too large" in response.content.decode()

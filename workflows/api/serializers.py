@@ -8,6 +8,9 @@ from rest_framework import serializers
 from integrations.validators import EXTERNAL_ID_RULE, is_external_id
 from workflows.models import Run, RunStep, StreamDelivery
 
+# The largest primary key: ids above it cannot exist and overflow the column.
+MAX_ID = 2**63 - 1
+
 # Printable ASCII, as HTTP header values and logs expect.
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 
@@ -142,9 +145,11 @@ class EventBatchResultSerializer(serializers.Serializer):
 class RunFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Run.Status.choices, required=False)
     user = serializers.CharField(max_length=255, required=False)
-    workflow = serializers.IntegerField(min_value=1, required=False)
-    integration = serializers.IntegerField(min_value=1, required=False)
-    event = serializers.IntegerField(min_value=1, required=False)
+    workflow = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    integration = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False
+    )
+    event = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
 

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alloy.errors import ApplicationError, NotFoundError, drf_error_fields
+from alloy.jsonbody import PartwiseJsonParser, first_unstorable
 from workflows import selectors
 from workflows.api.serializers import (
     EventAcceptedSerializer,
@@ -77,6 +78,8 @@ class EventBatchApi(APIView):
     rejected. Each rejected event is named by its index, with its fields.
     """
 
+    parser_classes = [PartwiseJsonParser]
+
     @extend_schema(
         request=EventBatchInputSerializer, responses=EventBatchResultSerializer
     )
@@ -107,13 +110,16 @@ class EventBatchApi(APIView):
     @staticmethod
     def _one(workspace, index: int, item) -> dict:
         path = f"$.events[{index}]"
+        unstorable = first_unstorable(item)
         event = EventInputSerializer(data=item if isinstance(item, dict) else None)
-        if not isinstance(item, dict) or not event.is_valid():
-            fields = (
-                drf_error_fields(event.errors, path)
-                if isinstance(item, dict)
-                else [{"path": path, "message": "Expected a JSON object."}]
-            )
+        if unstorable is not None or not isinstance(item, dict) or not event.is_valid():
+            if unstorable is not None:
+                where, message = unstorable
+                fields = [{"path": path + where.removeprefix("$"), "message": message}]
+            elif isinstance(item, dict):
+                fields = drf_error_fields(event.errors, path)
+            else:
+                fields = [{"path": path, "message": "Expected a JSON object."}]
             return {
                 "index": index,
                 "status": status.HTTP_400_BAD_REQUEST,

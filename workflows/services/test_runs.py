@@ -39,10 +39,12 @@ class TestRunResult:
     live: bool
     event: Any
     steps: list[StepResult] = field(default_factory=list)
+    # Where the event breaks the trigger's schema, as intake would report it.
+    event_errors: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
-        return all(step.error is None for step in self.steps)
+        return not self.event_errors and all(step.error is None for step in self.steps)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,14 @@ def version_test_run(
         if end_user
         else SAMPLE_USER
     )
+    if plan.trigger_validator is not None:
+        # A run never starts on data intake would reject, so neither does a test.
+        result.event_errors = [
+            {"path": engine.json_path(error.absolute_path), "message": error.message}
+            for error in plan.trigger_validator.iter_errors(event)
+        ]
+        if result.event_errors:
+            return result
     context: dict[str, Any] = {"event": event, "steps": {}, "user": user}
     run_key = uuid.uuid4().hex[:12]
     for step in plan.actions:

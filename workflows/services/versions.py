@@ -148,7 +148,7 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
         )
     stream_url = config.get("stream_url")
     if stream_url not in (None, ""):
-        problem = _stream_url_problem(stream_url)
+        problem = stream_url_problem(stream_url)
         if problem is None:
             try:
                 outbound_url_check(stream_url)
@@ -162,12 +162,16 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
     return problems
 
 
-def _stream_url_problem(stream_url: Any) -> str | None:
+def stream_url_problem(stream_url: Any) -> str | None:
+    """Return why a stream URL is not an http(s) URL that fits its column, or None."""
     if not isinstance(stream_url, str):
         return "The stream URL must be a string."
     if len(stream_url) > STREAM_URL_MAX_LENGTH:
         return f"The stream URL is longer than {STREAM_URL_MAX_LENGTH} characters."
-    parts = urlsplit(stream_url)
+    try:
+        parts = urlsplit(stream_url)
+    except ValueError:
+        return f"{stream_url!r} is not an http or https URL."
     try:
         port = parts.port
     except ValueError:

@@ -43,7 +43,10 @@ class Command(BaseCommand):
             logging.getLogger().setLevel(logging.WARNING)
         call_command("migrate", verbosity=0, interactive=False)
         suffix = uuid.uuid4().hex[:6]
-        sandbox = ShopifySandbox(client_secret=settings.SHOPIFY_CLIENT_SECRET).start()
+        sandbox = ShopifySandbox(
+            client_id=settings.SHOPIFY_CLIENT_ID,
+            client_secret=settings.SHOPIFY_CLIENT_SECRET,
+        ).start()
         try:
             server = BackgroundServer(port=port).start()
         except OSError as exc:
@@ -125,6 +128,7 @@ class Command(BaseCommand):
         return password, api_key, receiver
 
     def _report(self, server, password, api_key, receiver, sandbox) -> None:
+        # The shop domain is what an end user enters on the connect page.
         mode = "in-process jobs" if settings.JOBS_IN_PROCESS else "an RQ worker"
         lines = [
             "",
@@ -133,7 +137,8 @@ class Command(BaseCommand):
             f"  Sign in   {USERNAME} / {password}",
             f"  Admin     {server.url}/admin/ (same sign-in)",
             f"  API key   {api_key}",
-            f"  Shopify   sandbox at {sandbox.url}",
+            f"  Shopify   sandbox at {sandbox.url}, shop "
+            f"{', '.join(sandbox.shop_domains())}",
             f"  Streams   received by {receiver.url}",
             f"  Jobs      {mode}",
             "",

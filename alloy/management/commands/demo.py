@@ -70,7 +70,10 @@ class Command(BaseCommand):
             "127.0.0.0/8",
             "::1/128",
         ]
-        sandbox = ShopifySandbox(client_secret=settings.SHOPIFY_CLIENT_SECRET).start()
+        sandbox = ShopifySandbox(
+            client_id=settings.SHOPIFY_CLIENT_ID,
+            client_secret=settings.SHOPIFY_CLIENT_SECRET,
+        ).start()
         server = BackgroundServer().start()
         settings.SHOPIFY_API_URL = sandbox.url
         settings.PUBLIC_BASE_URL = server.url
