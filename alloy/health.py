@@ -1,12 +1,13 @@
 """Operator endpoints: a PostgreSQL and Redis health check, Prometheus metrics."""
 
+import functools
 import hmac
 import logging
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
@@ -16,7 +17,32 @@ from alloy.metrics import registry
 logger = logging.getLogger(__name__)
 
 
-@require_GET
+def _get_only(view):
+    """Answer methods other than GET with a JSON 405, before any CSRF check.
+
+    These endpoints change nothing, so a monitor's stray POST gets the error
+    envelope rather than Django's HTML CSRF page.
+    """
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = JsonResponse(
+                error_body(
+                    "method_not_allowed",
+                    f"{request.method} is not allowed on {request.path}; use GET.",
+                ),
+                status=405,
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    return wrapper
+
+
+@_get_only
 def health(request: HttpRequest) -> JsonResponse:
     """Return 200 when PostgreSQL and Redis respond, or 503 naming the failing one."""
     checks = {"database": _database_check(), "redis": _redis_check()}
@@ -29,7 +55,7 @@ def health(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
+@_get_only
 def metrics(request: HttpRequest) -> HttpResponse:
     """Serve Prometheus metrics; with METRICS_TOKEN set, only to that bearer token."""
     token = settings.METRICS_TOKEN

@@ -41,6 +41,11 @@ def _page(
         }
         for integration in selectors.integration_list(workspace=end_user.workspace)
     ]
+    # An integration with nothing published would install nothing that runs;
+    # an installed one stays listed so that it can be uninstalled.
+    integrations = [
+        item for item in integrations if item["workflows"] or item["installation"]
+    ]
     context = {
         "end_user": end_user,
         "token": token,

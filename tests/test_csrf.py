@@ -12,6 +12,9 @@ from rest_framework.views import APIView
 EXEMPT_VIEWS = {
     # Shopify signs the raw body with X-Shopify-Hmac-Sha256.
     "connectors.shopify.views.shopify_webhook",
+    # Read-only operator endpoints that answer anything but GET with a 405.
+    "alloy.health.health",
+    "alloy.health.metrics",
     # The connect page runs in the author's iframe, where browsers may withhold
     # third-party cookies; its forms carry the signed end-user token instead.
     "integrations.connect_views.connect_install",

@@ -62,3 +62,11 @@ def test_metrics_token_required_when_set(client, settings):
     assert client.get("/metrics").status_code == 401
     authorized = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret")
     assert authorized.status_code == 200
+
+
+def test_health_post_gets_json_405():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/health")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"

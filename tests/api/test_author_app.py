@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from integrations.models import Connection, Installation, OAuthState
-from integrations.services import api_key_create
+from integrations.services import api_key_create, integration_create
 from tests.conftest import SHOP_DOMAIN
 from workflows.models import Event, Run
 from workflows.services import versions
@@ -260,3 +260,12 @@ def test_uninstall_other_users_installation_404(app, sandbox):
     )
     assert response.status_code == 404
     assert Installation.objects.count() == 1
+
+
+def test_connect_page_hides_unpublished_integration(app, workspace):
+    empty = integration_create(workspace=workspace, name="Nothing yet", app="shopify")
+    page = requests.get(
+        f"{app['url']}/connect/", params={"token": _token(app)}, timeout=10
+    ).text
+    assert app["integration"].name in page
+    assert empty.name not in page
