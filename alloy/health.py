@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def _get_only(view):
-    """Answer methods other than GET with a JSON 405, before any CSRF check.
+    """Return a JSON 405 for methods other than GET, before any CSRF check.
 
     These endpoints change nothing, so a monitor's stray POST gets the error
     envelope rather than Django's HTML CSRF page.

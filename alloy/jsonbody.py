@@ -131,12 +131,13 @@ class StrictJsonParser(BaseParser):
     """DRF's JSON parser with the checks of ``json_body_parse``."""
 
     media_type = "application/json"
+    check_values = True
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         if stream is None:
             raise ParseError("The body is empty; send a JSON object.")
         body = stream.read(settings.EVENT_MAX_BODY_BYTES + 1)
-        return json_body_parse(body)
+        return json_body_parse(body, check_values=self.check_values)
 
 
 class PartwiseJsonParser(StrictJsonParser):
@@ -146,8 +147,4 @@ class PartwiseJsonParser(StrictJsonParser):
     each part's values with ``first_unstorable``.
     """
 
-    def parse(self, stream, media_type=None, parser_context=None) -> Any:
-        if stream is None:
-            raise ParseError("The body is empty; send a JSON object.")
-        body = stream.read(settings.EVENT_MAX_BODY_BYTES + 1)
-        return json_body_parse(body, check_values=False)
+    check_values = False

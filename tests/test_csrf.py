@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 EXEMPT_VIEWS = {
     # Shopify signs the raw body with X-Shopify-Hmac-Sha256.
     "connectors.shopify.views.shopify_webhook",
-    # Read-only operator endpoints that answer anything but GET with a 405.
+    # Read-only operator endpoints that return a 405 for anything but GET.
     "alloy.health.health",
     "alloy.health.metrics",
     # The connect page runs in the author's iframe, where browsers may withhold

@@ -14,15 +14,9 @@ from connectors.shopify.client import ShopifyClient, user_errors_to_fields
 
 logger = logging.getLogger(__name__)
 
-ORDER_CREATE = """
-mutation orderCreate(
-  $order: OrderCreateOrderInput!, $options: OrderCreateOptionsInput
-) {
-  orderCreate(order: $order, options: $options) {
-    order { ...createdOrder }
-    userErrors { field message code }
-  }
-}
+# The order fields every order action returns, shared so that an order found
+# again after an unknown outcome has the same output as a created one.
+CREATED_ORDER_FRAGMENT = """
 fragment createdOrder on Order {
   id
   legacyResourceId
@@ -36,22 +30,28 @@ fragment createdOrder on Order {
 }
 """
 
-ORDER_BY_SOURCE_IDENTIFIER = """
+ORDER_CREATE = (
+    """
+mutation orderCreate(
+  $order: OrderCreateOrderInput!, $options: OrderCreateOptionsInput
+) {
+  orderCreate(order: $order, options: $options) {
+    order { ...createdOrder }
+    userErrors { field message code }
+  }
+}
+"""
+    + CREATED_ORDER_FRAGMENT
+)
+
+ORDER_BY_SOURCE_IDENTIFIER = (
+    """
 query orderBySourceIdentifier($query: String!) {
   orders(first: 1, query: $query) { nodes { ...createdOrder sourceIdentifier } }
 }
-fragment createdOrder on Order {
-  id
-  legacyResourceId
-  name
-  email
-  phone
-  createdAt
-  tags
-  totalPriceSet { shopMoney { amount currencyCode } }
-  customer { id }
-}
 """
+    + CREATED_ORDER_FRAGMENT
+)
 
 SHOP_CURRENCY = "query shopCurrency { shop { currencyCode } }"
 

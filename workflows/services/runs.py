@@ -93,20 +93,32 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
 
     enqueued = []
     for run_id in run_ids:
-        try:
-            job_id = jobs.enqueue(run_execute_job, run_id)
-        except RedisError as exc:
-            logger.warning(
-                "workflows.run.enqueue_failed",
-                extra={"run_id": run_id, "error": type(exc).__name__},
-            )
+        job_id = _job_submit(run_id, jobs.enqueue, run_execute_job, run_id)
+        if job_id is None:
             continue
-        Run.objects.filter(pk=run_id, status=Status.QUEUED).update(rq_job_id=job_id)
         enqueued.append(run_id)
         logger.info(
             "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
         )
     return enqueued
+
+
+def _job_submit(run_id: int, submit, *args) -> str | None:
+    """Submit a queued run's job and record its id; None when Redis failed.
+
+    The run stays queued without a job id after a failure, so the reconciler
+    enqueues it later.
+    """
+    try:
+        job_id = submit(*args)
+    except RedisError as exc:
+        logger.warning(
+            "workflows.run.enqueue_failed",
+            extra={"run_id": run_id, "error": type(exc).__name__},
+        )
+        return None
+    Run.objects.filter(pk=run_id, status=Status.QUEUED).update(rq_job_id=job_id)
+    return job_id
 
 
 def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
@@ -123,15 +135,7 @@ def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
     run_id = run.pk
 
     def schedule() -> None:
-        try:
-            job_id = jobs.enqueue_in(delay_seconds, run_execute_job, run_id)
-        except RedisError as exc:
-            logger.warning(
-                "workflows.run.enqueue_failed",
-                extra={"run_id": run_id, "error": type(exc).__name__},
-            )
-            return
-        Run.objects.filter(pk=run_id, status=Status.QUEUED).update(rq_job_id=job_id)
+        _job_submit(run_id, jobs.enqueue_in, delay_seconds, run_execute_job, run_id)
 
     transaction.on_commit(schedule)
     logger.info(

@@ -64,23 +64,22 @@ def workflow_create(
             f"The workflow name is invalid: {problem}",
             fields=[{"path": "$.name", "message": problem}],
         )
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                workflow = Workflow.objects.create(integration=integration, name=name)
-        except IntegrityError as exc:
-            raise ValidationError(
-                f"The integration already has a workflow named {name!r}.",
-                code="already_exists",
-                fields=[{"path": "$.name", "message": "Already taken."}],
-            ) from exc
-        version = WorkflowVersion.objects.create(workflow=workflow, number=1)
-        trigger_set(
-            version=version,
-            connector=trigger_connector,
-            operation=trigger_operation,
-            config=trigger_config or {},
-        )
+    try:
+        with transaction.atomic():
+            workflow = Workflow.objects.create(integration=integration, name=name)
+    except IntegrityError as exc:
+        raise ValidationError(
+            f"The integration already has a workflow named {name!r}.",
+            code="already_exists",
+            fields=[{"path": "$.name", "message": "Already taken."}],
+        ) from exc
+    version = WorkflowVersion.objects.create(workflow=workflow, number=1)
+    trigger_set(
+        version=version,
+        connector=trigger_connector,
+        operation=trigger_operation,
+        config=trigger_config or {},
+    )
     logger.info(
         "workflows.workflow.created",
         extra={"workflow_id": workflow.pk, "version_id": version.pk},
