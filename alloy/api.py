@@ -9,6 +9,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from redis.exceptions import RedisError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -64,6 +65,30 @@ class CursorPage(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+            raise ValidationError(
+                {
+                    self.page_size_query_param: f"{value[:50]!r} is not a page size; "
+                    f"use a whole number from 1 to {self.max_page_size}."
+                }
+            )
+        return int(value)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError(
+                {
+                    self.cursor_query_param: "Not a cursor from this API; use the "
+                    "`next` or `previous` URL of an earlier page as it is."
+                }
+            ) from exc
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):

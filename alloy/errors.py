@@ -8,8 +8,14 @@ such as ``$.data.line_items[0].quantity``.
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+)
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -132,10 +138,50 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     )
 
 
-def json_not_found(request, exception=None) -> JsonResponse:
+# Paths whose pages are HTML for a person in a browser, not JSON for a client.
+HTML_PREFIXES = ("/builder/", "/connect/")
+
+
+def json_not_found(request, exception=None) -> HttpResponse:
+    if request.path.startswith(HTML_PREFIXES):
+        return render(
+            request,
+            "error.html",
+            {"title": "Not found", "message": f"There is no page at {request.path}."},
+            status=404,
+        )
     return JsonResponse(
         error_body("not_found", f"No endpoint at {request.path}."), status=404
     )
+
+
+def bad_request(request, exception=None) -> HttpResponse:
+    """Answer a request Django refused before any view saw it.
+
+    The usual cause is a body over DATA_UPLOAD_MAX_MEMORY_SIZE, such as a
+    pasted JSON Schema or sample payload that is too large.
+    """
+    if isinstance(exception, RequestDataTooBig):
+        message = (
+            "The request body is larger than the server accepts "
+            f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes); send less data, "
+            "for example a shorter sample payload."
+        )
+    elif isinstance(exception, TooManyFieldsSent):
+        message = (
+            "The form has more fields than the server accepts "
+            f"({settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}); send fewer fields."
+        )
+    else:
+        message = "The server could not read this request; check it and send again."
+    if request.path.startswith(HTML_PREFIXES):
+        return render(
+            request,
+            "error.html",
+            {"title": "Request refused", "message": message},
+            status=400,
+        )
+    return JsonResponse(error_body("bad_request", message), status=400)
 
 
 def json_server_error(request) -> JsonResponse:

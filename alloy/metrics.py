@@ -50,13 +50,12 @@ class DeliveryCollector:
     def collect(self) -> Iterator:
         from workflows.models import Run, RunStep, RunTakeover
 
-        runs = GaugeMetricFamily(
-            "alloy_runs", "Runs by status and workflow.", labels=["status", "workflow"]
-        )
-        for row in Run.objects.values("status", "workflow__name").annotate(
-            n=Count("id")
-        ):
-            runs.add_metric([row["status"], row["workflow__name"]], row["n"])
+        # Labelled by status alone: a label per workflow would grow with every
+        # workflow of every workspace. The builder's overview breaks runs down
+        # by workflow.
+        runs = GaugeMetricFamily("alloy_runs", "Runs by status.", labels=["status"])
+        for row in Run.objects.values("status").annotate(n=Count("id")):
+            runs.add_metric([row["status"]], row["n"])
         yield runs
 
         retries = RunStep.objects.aggregate(n=Sum(F("attempt") - 1))["n"] or 0

@@ -35,5 +35,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
 ]
 
+handler400 = "alloy.errors.bad_request"
 handler404 = "alloy.errors.json_not_found"
 handler500 = "alloy.errors.json_server_error"

@@ -299,7 +299,7 @@ class InstallationListApi(generics.ListAPIView):
 
     @extend_schema(
         request=s.InstallationInputSerializer,
-        responses={201: s.InstallationSerializer},
+        responses={201: s.InstallationSerializer, 200: s.InstallationSerializer},
     )
     def post(self, request: Request) -> Response:
         """Install an integration for an end user with one of their connections."""
@@ -318,13 +318,18 @@ class InstallationListApi(generics.ListAPIView):
                 code="connection_not_found",
                 fields=[{"path": "$.connection", "message": "Unknown connection."}],
             )
+        existed = selectors.installation_filter(
+            workspace=request.auth.workspace,
+            external_id=end_user.external_id,
+            integration_id=integration.pk,
+        ).exists()
         installation = services.installation_create(
             end_user=end_user, integration=integration, connection=connection
         )
         installation = _installation(request, installation.pk)
         return Response(
             s.InstallationSerializer(installation).data,
-            status=status.HTTP_201_CREATED,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
 
@@ -368,12 +373,14 @@ class WorkspaceApi(APIView):
     @extend_schema(request=s.WorkspaceSerializer, responses=s.WorkspaceSerializer)
     def patch(self, request: Request) -> Response:
         """Set the error webhook, which is notified, signed, when a run fails."""
-        serializer = s.WorkspaceSerializer(data=request.data)
+        serializer = s.WorkspaceSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        workspace = services.workspace_error_webhook_set(
-            workspace=request.auth.workspace,
-            url=serializer.validated_data["error_webhook_url"],
-        )
+        workspace = request.auth.workspace
+        if "error_webhook_url" in serializer.validated_data:
+            workspace = services.workspace_error_webhook_set(
+                workspace=workspace,
+                url=serializer.validated_data["error_webhook_url"],
+            )
         return Response(s.WorkspaceSerializer(workspace).data)
 
 

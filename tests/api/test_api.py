@@ -372,3 +372,40 @@ def test_upgrade_rejects_oversized_id(installed, api):
         format="json",
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("limit", ["abc", "0", "-1", "201", "1.5"])
+def test_bad_page_size_is_refused(api, workspace, limit):
+    response = api.get("/api/v1/end-users", {"limit": limit})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["fields"][0]["path"] == "$.limit"
+    assert "1 to 200" in error["fields"][0]["message"]
+
+
+def test_garbage_cursor_is_refused(api, workspace):
+    response = api.get("/api/v1/runs", {"cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][0]["path"] == "$.cursor"
+
+
+def test_workspace_patch_is_partial(api, workspace):
+    api.patch(
+        "/api/v1/workspace",
+        {"error_webhook_url": "http://127.0.0.1:9/errors"},
+        format="json",
+    )
+    response = api.patch("/api/v1/workspace", {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["error_webhook_url"] == "http://127.0.0.1:9/errors"
+
+
+def test_installing_again_answers_200(installed, api):
+    body = {
+        "user": "merchant-1",
+        "integration": installed.integration_id,
+        "connection": installed.connection_id,
+    }
+    response = api.post("/api/v1/installations", body, format="json")
+    assert response.status_code == 200
+    assert response.json()["id"] == installed.pk

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from workflows import schema_fields
+from workflows.models import Block
 from workflows.tutorial import ORDER_REQUESTED_SAMPLE, ORDER_REQUESTED_SCHEMA
 
 pytestmark = pytest.mark.django_db
@@ -271,3 +272,24 @@ def test_surrogate_sample_refused(author_client, draft):
     )
     assert response.status_code == 422
     assert "unpaired UTF-16 surrogate" in response.content.decode()
+
+
+def test_oversized_form_gets_an_html_page_naming_the_limit(
+    author_client, tutorial, settings
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    block = Block.objects.filter(version__workflow__integration=tutorial).first()
+    response = author_client.post(
+        f"/builder/steps/{block.pk}/preview",
+        {"target": "email", "kind": "literal", "value": "x" * 5000},
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert "larger than the server accepts (1000 bytes)" in response.content.decode()
+
+
+def test_unknown_builder_url_gets_an_html_page(author_client):
+    response = author_client.get("/builder/no-such-page")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert "There is no page at /builder/no-such-page" in response.content.decode()

@@ -265,3 +265,27 @@ def check_runs(tour: Tutorial, server, sandbox, rq_worker) -> None:
     assert page.locator("h1 .badge").inner_text() == "Succeeded"
     assert str(order["id"]) in page.locator(".step-output").last.inner_text()
     assert tour.shots == 16
+
+
+def test_runs_filters_fit_a_phone_screen(server, browser_page, workspace):
+    try:
+        make_author(workspace, "ada")
+        page = browser_page
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{server.url}/builder/runs")
+        page.fill("#id_username", "ada")
+        page.fill("#id_password", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_selector("form.filters")
+        # Each filter takes the whole row, so no date input is squeezed
+        # beside the buttons and cut off.
+        widths = {
+            field.get_attribute("name"): field.bounding_box()["width"]
+            for field in page.locator("form.filters .field > :is(input, select)").all()
+        }
+        assert widths["until"] == widths["since"] == widths["workflow"], widths
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        )
+    finally:
+        connections.close_all()
