@@ -137,6 +137,16 @@ def enqueue_in(
     return job_id
 
 
+def in_process() -> bool:
+    """Return whether jobs run in this process instead of RQ (no ``REDIS_URL``)."""
+    return settings.JOBS_IN_PROCESS
+
+
+def timer_pending(job_id: str) -> bool:
+    """Return whether an in-process ``enqueue_in`` job still waits for its time."""
+    return job_id in _pending_timers
+
+
 def wait_for_in_process_jobs(timeout: float = 30.0) -> bool:
     """Block until the in-process thread has no job left; used by the demo."""
     deadline = time.monotonic() + timeout

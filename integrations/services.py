@@ -173,6 +173,7 @@ def installation_create(
     user or app.
     """
     from workflows.services.installed_versions import installed_versions_pin
+    from workflows.services.schedules import schedules_sync
 
     if connection.end_user_id != end_user.pk or connection.app != integration.app:
         raise InvalidConnectionError(
@@ -194,6 +195,7 @@ def installation_create(
         installation.save(update_fields=["connection", "updated_at"])
     installed_versions_pin(installation=installation, only_missing=not created)
     installation_sync_subscriptions(installation=installation)
+    schedules_sync(integration_id=integration.pk)
     logger.info(
         "integrations.installation.created",
         extra={
@@ -275,6 +277,8 @@ def installation_delete(*, installation: Installation) -> None:
     the subscriptions. That failure is logged, and deliveries for a topic that
     no installation needs start no run.
     """
+    from workflows.services.schedules import schedules_sync
+
     connection = installation.connection
     ids = {
         "installation_id": installation.pk,
@@ -283,6 +287,7 @@ def installation_delete(*, installation: Installation) -> None:
     }
     installation.delete()
     logger.info("integrations.installation.deleted", extra=ids)
+    schedules_sync(integration_id=ids["integration_id"])
     _reconcile_quietly(connection, ids)
 
 
@@ -343,6 +348,7 @@ def integration_version_policy_set(
     now, and a job reconciles the shops' webhook subscriptions after commit.
     """
     from workflows.services.installed_versions import installed_versions_pin
+    from workflows.services.schedules import schedules_sync
 
     if version_policy not in Integration.VersionPolicy.values:
         raise ValidationError(
@@ -355,6 +361,7 @@ def integration_version_policy_set(
     if version_policy == Integration.VersionPolicy.FOLLOW:
         for installation in integration.installations.all():
             installed_versions_pin(installation=installation)
+        schedules_sync(integration_id=integration.pk)
         from integrations.jobs import integration_subscriptions_reconcile_job
 
         transaction.on_commit(

@@ -2,7 +2,7 @@
 
 from alloy.jobs import job
 from workflows import engine
-from workflows.services import notifications, reconcile, streams
+from workflows.services import notifications, reconcile, schedules, streams
 
 
 @job(timeout=600)
@@ -27,3 +27,8 @@ def run_failure_notify_job(run_id: int, delivery_id: str, attempt: int) -> None:
 @job(timeout=300)
 def runs_reconcile_job() -> None:
     reconcile.runs_reconcile()
+
+
+@job(timeout=300)
+def schedule_fire_job(firing_id: int) -> None:
+    schedules.schedule_fire(firing_id=firing_id)

@@ -219,6 +219,7 @@ class Event(BaseModel):
     class Source(models.TextChoices):
         CUSTOM = "custom", "Custom event"
         APP = "app", "App event"
+        SCHEDULE = "schedule", "Schedule"
 
     workspace = models.ForeignKey(
         "integrations.Workspace", on_delete=models.CASCADE, related_name="events"
@@ -461,6 +462,49 @@ class StreamDelivery(BaseModel):
 
     def __str__(self) -> str:
         return f"Delivery {self.delivery_id} attempt {self.attempt}"
+
+
+class ScheduleFiring(BaseModel):
+    """One planned firing of a released version's Schedule trigger.
+
+    A firing is armed (its job waits in RQ's scheduler), then fired once or
+    canceled. The unique instant per version makes a repeated tick a no-op.
+    """
+
+    class Status(models.TextChoices):
+        ARMED = "armed", "Armed"
+        FIRED = "fired", "Fired"
+        # The version stopped running anywhere before the instant came.
+        CANCELED = "canceled", "Canceled"
+
+    version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.CASCADE, related_name="schedule_firings"
+    )
+    scheduled_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ARMED
+    )
+    fired_at = models.DateTimeField(null=True, blank=True)
+    # Events created by the firing, one per installation running the version.
+    event_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "-scheduled_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "scheduled_at"],
+                name="schedule_firing_unique_instant",
+            ),
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=Q(status="armed"),
+                name="schedule_firing_one_armed",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "scheduled_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} at {self.scheduled_at.isoformat()} ({self.status})"
 
 
 def _stored_status(model: type[models.Model], pk: int) -> str | None:

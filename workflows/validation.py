@@ -17,7 +17,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from connectors import registry
+from connectors import registry, schedule
 from workflows import mapping
 from workflows.models import Block
 
@@ -202,6 +202,8 @@ def _check_trigger(trigger: Block) -> list[Problem]:
             )
         )
         return problems
+    if trigger.connector == schedule.SCHEDULE:
+        return schedule.config_problems(trigger.config, path="blocks.trigger.config")
     if registry.trigger_get(trigger.connector, trigger.operation) is None:
         return [
             {

@@ -15,6 +15,7 @@ from alloy import jobs
 from alloy.errors import ApplicationError, NotFoundError
 from integrations.models import Installation, Integration
 from workflows.models import InstalledVersion, Workflow
+from workflows.services.schedules import schedules_sync
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def installation_upgrade(
         installation=installation, workflow_ids=workflow_ids
     )
     installation_sync_subscriptions(installation=installation)
+    schedules_sync(integration_id=installation.integration_id)
     logger.info(
         "integrations.installation.upgraded",
         extra={
@@ -141,7 +143,8 @@ def followers_move(*, workflow: Workflow) -> None:
     Installations of a ``follow`` integration move to the published version;
     installations of a ``pinned`` one get it only for a workflow they had no
     version of. Call inside the publishing transaction; the shops' webhook
-    subscriptions are reconciled by a job after commit.
+    subscriptions are reconciled by a job after commit, and the next firing
+    of each schedule that now runs is armed.
     """
     integration = workflow.integration
     for installation in Installation.objects.filter(integration=integration):
@@ -150,6 +153,7 @@ def followers_move(*, workflow: Workflow) -> None:
             workflow_ids=[workflow.pk],
             only_missing=integration.version_policy == Integration.VersionPolicy.PINNED,
         )
+    schedules_sync(integration_id=integration.pk)
     from integrations.jobs import integration_subscriptions_reconcile_job
 
     transaction.on_commit(

@@ -4,7 +4,7 @@ Runs are the outbox. Intake commits them before it responds and enqueues them
 after commit. When Redis is down then, or a scheduled retry is lost, the run
 stays queued without a live job, and this enqueues it. A running run whose
 worker stopped renewing its lease is put back in the queue, with a
-RunTakeover record.
+RunTakeover record. Schedules whose next firing was lost are armed again.
 """
 
 import logging
@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from workflows.models import Run, RunStep, RunTakeover
 from workflows.services.runs import run_transition, runs_enqueue
+from workflows.services.schedules import schedules_reconcile
 from workflows.services.streams import streams_reconcile
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class ReconcileResult:
     waiting: list[int] = field(default_factory=list)
     # Runs whose due stream delivery attempt had no job and was enqueued.
     streams_enqueued: list[int] = field(default_factory=list)
+    # Schedule firings armed, or enqueued again because their job was lost.
+    schedules_armed: list[int] = field(default_factory=list)
+    schedules_enqueued: list[int] = field(default_factory=list)
 
 
 def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
@@ -56,6 +60,9 @@ def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
     result.streams_enqueued = streams_reconcile(
         job_alive=_job_alive, batch_size=batch_size
     )
+    schedules = schedules_reconcile(job_alive=_job_alive)
+    result.schedules_armed = schedules.armed
+    result.schedules_enqueued = schedules.enqueued
     if any(vars(result).values()):
         logger.info(
             "workflows.reconcile.finished",
@@ -64,6 +71,8 @@ def runs_reconcile(*, batch_size: int = 500) -> ReconcileResult:
                 "enqueued": len(result.enqueued),
                 "waiting": len(result.waiting),
                 "streams_enqueued": len(result.streams_enqueued),
+                "schedules_armed": len(result.schedules_armed),
+                "schedules_enqueued": len(result.schedules_enqueued),
             },
         )
     return result

@@ -18,7 +18,7 @@ from django.utils import timezone
 from alloy.errors import ValidationError
 from alloy.jsonbody import first_unstorable
 from alloy.outbound import OutboundURLError, outbound_url_check
-from connectors import registry
+from connectors import registry, schedule
 from integrations.models import Integration
 from workflows import mapping, validation
 from workflows.exceptions import (
@@ -145,6 +145,8 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
                 config.get("schema"), path="$.config.schema"
             )
         )
+    if connector == schedule.SCHEDULE:
+        problems.extend(schedule.config_problems(config, path="$.config"))
     stream_url = config.get("stream_url")
     if stream_url not in (None, ""):
         problem = stream_url_problem(stream_url)
@@ -155,7 +157,10 @@ def _check_trigger_config(connector: str, config: dict[str, Any]) -> list[dict]:
                 problem = str(exc)
         if problem:
             problems.append({"path": "$.config.stream_url", "message": problem})
-    unknown = set(config) - {"event_name", "schema", "stream_url", "sample"}
+    known = {"event_name", "schema", "stream_url", "sample"}
+    if connector == schedule.SCHEDULE:
+        known.update(schedule.CONFIG_KEYS)
+    unknown = set(config) - known
     for key in sorted(unknown):
         problems.append({"path": f"$.config.{key}", "message": "Unknown setting."})
     return problems
