@@ -31,6 +31,9 @@ changes follow these rules, the same ones Vixie cron applies:
   real hour.
 
 Every instant this module returns is an aware datetime in the schedule's zone.
+Compare such instants after converting them to UTC: two aware datetimes with
+the same zone compare by wall-clock time and ignore ``fold`` (PEP 495), so
+the two occurrences of a repeated time would compare equal.
 """
 
 import calendar
@@ -192,22 +195,25 @@ class CronExpression:
         """Yield the firing instants after ``instant`` in order, each in ``zone``."""
         if instant.tzinfo is None:
             raise ValueError("instant must be an aware datetime")
+        # Aware datetimes in one zone compare by wall time and ignore fold
+        # (PEP 495), so every comparison here is made in UTC.
+        after = instant.astimezone(UTC)
         day = instant.astimezone(zone).date() - timedelta(days=1)
         days_without_firing = 0
         while days_without_firing < _SEARCH_DAYS:
             days_without_firing += 1
             if self.matches_day(day):
                 for candidate in self._day_instants(day, zone):
-                    if candidate > instant:
+                    if candidate > after:
                         days_without_firing = 0
-                        yield candidate
+                        yield candidate.astimezone(zone)
             day += timedelta(days=1)
         raise CronError(
             f"The cron expression {self.text!r} never fires.", field="expression"
         )
 
     def _day_instants(self, day: date, zone: ZoneInfo) -> list[datetime]:
-        """Map the day's matching wall-clock times to instants, by the DST rules."""
+        """Map the day's matching wall-clock times to UTC instants, by the DST rules."""
         instants: set[datetime] = set()
         for hour in self.hours:
             for minute in self.minutes:
@@ -219,12 +225,12 @@ class CronExpression:
         first = wall.replace(tzinfo=zone, fold=0)
         second = wall.replace(tzinfo=zone, fold=1)
         if first.utcoffset() == second.utcoffset():
-            return [first]
+            return [first.astimezone(UTC)]
         if _exists(first):
             # Clocks went back: the wall time occurs twice.
             if self.hour_wildcard:
-                return [first, second.astimezone(UTC).astimezone(zone)]
-            return [first]
+                return [first.astimezone(UTC), second.astimezone(UTC)]
+            return [first.astimezone(UTC)]
         # Clocks went forward: the wall time is in the gap.
         if self.hour_wildcard:
             return []
@@ -349,4 +355,4 @@ def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:
             high = middle
         else:
             low = middle + 1
-    return datetime.fromtimestamp(low, tz=zone)
+    return datetime.fromtimestamp(low, tz=UTC)
