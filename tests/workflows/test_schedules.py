@@ -120,7 +120,7 @@ def test_publish_without_installations_arms(integration):
 @pytest.mark.django_db
 def test_firing_creates_event_and_run(installed, end_user):
     rearm_at(installed, utc(2026, 5, 1, 12))
-    firing, run_ids = fire_armed(installed)
+    _, run_ids = fire_armed(installed)
     event = Event.objects.get(source=Event.Source.SCHEDULE)
     run = Run.objects.get()
     assert run_ids == [run.pk]
@@ -206,7 +206,7 @@ def test_repeated_tick_fires_once(installed):
 @pytest.mark.django_db
 def test_late_firing_catches_up_once(installed):
     rearm_at(installed, utc(2026, 5, 1, 12))
-    firing, run_ids = fire_armed(installed, late=timedelta(days=3, hours=2))
+    _, run_ids = fire_armed(installed, late=timedelta(days=3, hours=2))
     assert len(run_ids) == 1
     event = Event.objects.get(source="schedule")
     assert event.data["scheduled_at"] == "2026-05-02T01:30:00+01:00"
