@@ -6,11 +6,15 @@ from connectors import registry
 
 
 def app_choices() -> list[tuple[str, str]]:
-    """Apps an integration can be centred on: connectors with actions or events."""
+    """Apps an integration can be centred on: connectors with actions or events.
+
+    Custom Event and Schedule are triggers of the platform, which any
+    integration can use, so neither is an app.
+    """
     return [
         (connector.key, connector.title)
         for connector in registry.connector_list()
-        if connector.key != "custom"
+        if connector.key not in ("custom", "schedule")
     ]
 
 

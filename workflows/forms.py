@@ -12,7 +12,8 @@ from alloy.jsonbody import (
     first_unstorable,
     json_body_parse,
 )
-from connectors import registry
+from connectors import registry, schedule
+from connectors.schedule.cron import MAX_EXPRESSION_LENGTH
 from workflows import mapping, schema_fields, validation
 from workflows.models import Run
 from workflows.services.versions import (
@@ -98,6 +99,21 @@ class TriggerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
         help_text="JSON the previews and test runs use as the event's data.",
     )
+    cron = forms.CharField(
+        label="Cron expression",
+        required=False,
+        max_length=MAX_EXPRESSION_LENGTH,
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+        help_text="Five fields: minute hour day-of-month month day-of-week, e.g. "
+        "0 9 * * mon-fri; or @hourly, @daily, @weekly, @monthly.",
+    )
+    timezone = forms.CharField(
+        label="Time zone",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"list": "timezone-names", "autocomplete": "off"}),
+        help_text="The IANA name the times are read in, e.g. Europe/London.",
+    )
     stream_url = forms.CharField(
         label="Stream execution data URL",
         required=False,
@@ -144,6 +160,10 @@ class TriggerForm(forms.Form):
         connector, _, _ = data.get("trigger", "").partition(".")
         if connector == "custom" and not data.get("event_name"):
             self.add_error("event_name", "A custom event needs a name.")
+        if connector == schedule.SCHEDULE:
+            settings = {key: data.get(key, "").strip() for key in schedule.CONFIG_KEYS}
+            for problem in schedule.config_problems(settings, path="$"):
+                self.add_error(problem["path"][2:], problem["message"])
         return data
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from workflows.views import editor, runs, versions
+from workflows.views import editor, runs, schedules, versions
 
 app_name = "workflows"
 
@@ -46,6 +46,7 @@ urlpatterns = [
         name="mapping-preview",
     ),
     path("steps/<int:block_id>/remove", editor.action_remove, name="action-remove"),
+    path("schedule-preview", schedules.schedule_preview, name="schedule-preview"),
     path("overview", runs.overview, name="overview"),
     path("runs", runs.run_list, name="run-list"),
     path("runs/<int:run_id>", runs.run_detail, name="run-detail"),

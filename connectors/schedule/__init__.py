@@ -13,6 +13,9 @@ from connectors.schedule.cron import CronError, CronExpression, timezone_parse
 
 SCHEDULE = "schedule"
 CONFIG_KEYS = ("cron", "timezone")
+# A new workflow's first schedule, every day at 09:00 UTC, until the author
+# sets the real one.
+DEFAULT_CONFIG = {"cron": "0 9 * * *", "timezone": "UTC"}
 
 OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -8,7 +8,7 @@
     return input ? input.value : "";
   }
 
-  // Show the custom event's settings only while the Custom Event trigger is chosen.
+  // Show each trigger's own settings only while that trigger is chosen.
   function setUpTriggerForm() {
     var form = document.getElementById("trigger-form");
     if (!form) return;
@@ -21,6 +21,57 @@
     }
     select.addEventListener("change", update);
     update();
+  }
+
+  function showFieldError(input, message) {
+    var field = input.closest(".field");
+    var error = field.querySelector(".error.live");
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "error live";
+      error.setAttribute("role", "alert");
+      field.appendChild(error);
+    }
+    error.textContent = message || "";
+    error.hidden = !message;
+    field.classList.toggle("has-error", Boolean(message));
+  }
+
+  // Preview the next firings of the Schedule trigger as the author types.
+  function setUpSchedulePreview() {
+    var section = document.getElementById("schedule-settings");
+    if (!section) return;
+    var cron = section.querySelector("input[name=cron]");
+    var zone = section.querySelector("input[name=timezone]");
+    var list = section.querySelector(".schedule-preview");
+    var timer = null;
+    function show(answer) {
+      var errors = answer.errors || {};
+      showFieldError(cron, errors.cron);
+      showFieldError(zone, errors.timezone);
+      if (answer.errors) return;
+      list.textContent = "";
+      (answer.firings || []).forEach(function (firing) {
+        var item = document.createElement("li");
+        var time = document.createElement("time");
+        time.setAttribute("datetime", firing.iso);
+        time.textContent = firing.local;
+        item.appendChild(time);
+        list.appendChild(item);
+      });
+    }
+    function request() {
+      var query = "?cron=" + encodeURIComponent(cron.value) +
+        "&timezone=" + encodeURIComponent(zone.value);
+      fetch(section.dataset.previewUrl + query, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(show)
+        .catch(function () { showFieldError(cron, "The preview could not be loaded."); });
+    }
+    section.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(request, 250);
+    });
   }
 
   function rowOf(element) {
@@ -109,6 +160,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setUpTriggerForm();
+    setUpSchedulePreview();
     setUpMappingForm();
   });
 })();

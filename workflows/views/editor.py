@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from alloy.errors import ApplicationError
-from connectors import registry
+from connectors import registry, schedule
 from integrations.access import not_found, workspace_required
 from workflows import schema_fields, selectors, validation
 from workflows.forms import (
@@ -28,6 +28,7 @@ from workflows.services.test_runs import (
     mapping_sources,
     version_sample,
 )
+from workflows.views.schedules import schedule_context
 
 FIELD_PREFIX = "field"
 # The trigger form field that shows a service error, by the error's path.
@@ -36,6 +37,8 @@ TRIGGER_ERROR_FIELDS = {
     "$.config.schema": "schema_json",
     "$.config.stream_url": "stream_url",
     "$.config.sample": "sample_json",
+    "$.config.cron": "cron",
+    "$.config.timezone": "timezone",
 }
 
 
@@ -54,6 +57,8 @@ def _trigger_initial(version: WorkflowVersion, trigger: Block | None) -> dict:
         "schema_original": json.dumps(schema) if schema is not None else "",
         "sample_json": pretty_json(version_sample(version)),
         "stream_url": trigger.config.get("stream_url", ""),
+        "cron": trigger.config.get("cron", ""),
+        "timezone": trigger.config.get("timezone", ""),
     }
 
 
@@ -152,6 +157,7 @@ def editor_render(
         context["field_formset"] = field_formset or SchemaFieldFormSet(
             initial=initial_rows, prefix=FIELD_PREFIX
         )
+        context.update(schedule_context(block))
     elif block is not None:
         action = registry.action_get(block.connector, block.operation)
         if action is not None:
@@ -183,6 +189,8 @@ def _block_summary(block: Block) -> dict:
     detail = ""
     if block.connector == "custom":
         detail = block.config.get("event_name", "")
+    elif block.connector == schedule.SCHEDULE:
+        detail = f"{block.config.get('cron', '')} ({block.config.get('timezone', '')})"
     elif block.config.get("stream_url"):
         detail = f"streams to {block.config['stream_url']}"
     app = connector.title if connector else block.connector
@@ -267,6 +275,9 @@ def _trigger_config(version: WorkflowVersion, form: TriggerForm, formset) -> dic
     if connector == "custom":
         config["event_name"] = data["event_name"]
         config["schema"] = _chosen_schema(form, formset)
+    if connector == schedule.SCHEDULE:
+        config["cron"] = data["cron"].strip()
+        config["timezone"] = data["timezone"].strip()
     current = version.blocks.filter(position=0).first()
     same_trigger = current is not None and (current.connector, current.operation) == (
         connector,

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from alloy.errors import ApplicationError
+from connectors import schedule
 from integrations import selectors as integration_selectors
 from integrations.access import not_found, workspace_required
 from workflows import selectors
@@ -37,6 +38,8 @@ def workflow_create(request: HttpRequest, integration_id: int) -> HttpResponse:
                 "event_name": "event",
                 "schema": {"type": "object", "properties": {}},
             }
+        elif connector == schedule.SCHEDULE:
+            config = dict(schedule.DEFAULT_CONFIG)
         try:
             workflow = versions.workflow_create(
                 integration=integration,
