@@ -30,7 +30,8 @@ DEFAULT_JOB_TIMEOUT = 300
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 _pending: set[Future] = set()
-_pending_timers: set[str] = set()
+# In-process jobs of ``enqueue_in`` still waiting for their time, by job id.
+_pending_timers: dict[str, threading.Timer] = {}
 
 
 def job(
@@ -115,14 +116,14 @@ def enqueue_in(
     job_id = job_id or uuid.uuid4().hex
     timeout = getattr(func, "job_timeout", DEFAULT_JOB_TIMEOUT)
     if settings.JOBS_IN_PROCESS:
-        _pending_timers.add(job_id)
 
         def hand_over() -> None:
             enqueue(func, *args, job_id=job_id)
-            _pending_timers.discard(job_id)
+            _pending_timers.pop(job_id, None)
 
         timer = threading.Timer(delay_seconds, hand_over)
         timer.daemon = True
+        _pending_timers[job_id] = timer
         timer.start()
         return job_id
 
@@ -145,6 +146,15 @@ def in_process() -> bool:
 def timer_pending(job_id: str) -> bool:
     """Return whether an in-process ``enqueue_in`` job still waits for its time."""
     return job_id in _pending_timers
+
+
+def timer_cancel(job_id: str) -> bool:
+    """Cancel an in-process ``enqueue_in`` job that has not started; False if none."""
+    timer = _pending_timers.pop(job_id, None)
+    if timer is None:
+        return False
+    timer.cancel()
+    return True
 
 
 def wait_for_in_process_jobs(timeout: float = 30.0) -> bool:

@@ -452,3 +452,29 @@ def test_firing_runs_through_worker(
     assert Job.fetch(
         firing_job_id(armed(version).pk), connection=django_rq.get_connection()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_firing_runs_in_process(settings, integration, end_user, connection, receiver):
+    workflow = schedule_workflow(
+        integration, {"cron": "0 0 1 1 *", "timezone": "UTC"}, url=receiver.url
+    )
+    version = release_and_publish(workflow)
+    integration_services.installation_create(
+        end_user=end_user, integration=integration, connection=connection
+    )
+    ScheduleFiring.objects.all().delete()
+    # From here jobs run in this process's threads, as without REDIS_URL.
+    settings.JOBS_IN_PROCESS = True
+    due = timezone.now() + timedelta(seconds=1)
+    firing = ScheduleFiring.objects.create(version=version, scheduled_at=due)
+    jobs.enqueue_in(1, schedule_fire_job, firing.pk, job_id=firing_job_id(firing.pk))
+    assert jobs.timer_pending(firing_job_id(firing.pk))
+    deadline = time.monotonic() + 10
+    while not Run.objects.filter(status="succeeded").exists():
+        assert time.monotonic() < deadline, "the scheduled run did not succeed"
+        time.sleep(0.2)
+    assert receiver.wait_for(1)
+    assert ScheduleFiring.objects.get(pk=firing.pk).status == "fired"
+    # The next firing, on 1 January, waits in a timer of this process.
+    assert jobs.timer_cancel(firing_job_id(armed(version).pk))

@@ -96,6 +96,11 @@ def schedules_sync(
             firing.status = ScheduleFiring.Status.CANCELED
             firing.save(update_fields=["status", "updated_at"])
             result.canceled.append(firing.pk)
+            if jobs.in_process():
+                # A canceled firing's tick does nothing; an in-process timer
+                # would still keep the process's job list busy until then.
+                job_id = firing_job_id(firing.pk)
+                transaction.on_commit(lambda job_id=job_id: jobs.timer_cancel(job_id))
             logger.info(
                 "workflows.schedule.canceled",
                 extra={"version_id": firing.version_id, "firing_id": firing.pk},

@@ -10,7 +10,8 @@ from workflows.services.reconcile import runs_reconcile
 class Command(BaseCommand):
     help = (
         "Enqueue queued runs whose job is missing from Redis and take over running "
-        "runs whose lease expired. Runs once, or every --every seconds until "
+        "runs whose lease expired, and arm schedules whose next firing was lost. "
+        "Runs once, or every --every seconds until "
         "stopped. To schedule it with RQ instead, run `rq cron workflows.rq_cron`."
     )
 
@@ -32,7 +33,9 @@ class Command(BaseCommand):
                 f"taken over {len(result.taken_over)}, enqueued "
                 f"{len(result.enqueued)}, still waiting for Redis "
                 f"{len(result.waiting)}, stream deliveries enqueued "
-                f"{len(result.streams_enqueued)}"
+                f"{len(result.streams_enqueued)}, schedules armed "
+                f"{len(result.schedules_armed)}, schedule firings enqueued "
+                f"{len(result.schedules_enqueued)}"
             )
             if every is None:
                 return
