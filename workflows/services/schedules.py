@@ -1,16 +1,17 @@
 """Schedule triggers: arm each running schedule's next firing, and fire it.
 
 A released version with a Schedule trigger runs while it is published or
-installed by at least one installation. Such a version has exactly one armed
+installed by at least one installation. Such a version keeps one armed
 ScheduleFiring: a row with the next instant of its cron expression, and a job
 waiting in RQ's scheduler (in-process, a timer thread) to fire it. Firing
 creates one event and one run for each installation that runs the version,
 then arms the next instant.
 
-Missed firings: a firing that starts late (workers or the scheduler were
-down) still fires once, with its planned ``scheduled_at``; the instants
-missed after it are skipped, and the next firing is armed after the current
-time. So a stop never causes a burst, and at most one firing is caught up.
+Missed firings: a firing that starts late, because workers or the scheduler
+were down, still fires once with its planned ``scheduled_at``. The instants
+missed after it are skipped, because the next firing is armed after the
+current time. So a stop never causes a burst, and at most one firing is
+caught up.
 """
 
 import logging
