@@ -49,8 +49,14 @@
       var errors = answer.errors || {};
       showFieldError(cron, errors.cron);
       showFieldError(zone, errors.timezone);
-      if (answer.errors) return;
       list.textContent = "";
+      if (answer.errors) {
+        var note = document.createElement("li");
+        note.className = "help";
+        note.textContent = "Correct the errors above to see when it fires.";
+        list.appendChild(note);
+        return;
+      }
       (answer.firings || []).forEach(function (firing) {
         var item = document.createElement("li");
         var time = document.createElement("time");
