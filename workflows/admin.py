@@ -12,6 +12,7 @@ from workflows.models import (
     Run,
     RunStep,
     RunTakeover,
+    ScheduleFiring,
     StreamDelivery,
     Workflow,
     WorkflowVersion,
@@ -244,6 +245,24 @@ class InstalledVersionAdmin(admin.ModelAdmin):
     # Versions change through install, upgrade and publish, which also
     # reconcile the shop's webhooks.
     readonly_fields = ["installation", "workflow", "version"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ScheduleFiring)
+class ScheduleFiringAdmin(admin.ModelAdmin):
+    list_display = [
+        "version",
+        "scheduled_at",
+        "status",
+        "fired_at",
+        "event_count",
+    ]
+    list_filter = ["status", "scheduled_at"]
+    search_fields = ["version__workflow__name"]
+    # Firings are armed, fired and canceled by the schedule service only.
+    readonly_fields = ["version", "scheduled_at", "status", "fired_at", "event_count"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -478,3 +478,11 @@ def test_firing_runs_in_process(settings, integration, end_user, connection, rec
     assert ScheduleFiring.objects.get(pk=firing.pk).status == "fired"
     # The next firing, on 1 January, waits in a timer of this process.
     assert jobs.timer_cancel(firing_job_id(armed(version).pk))
+
+
+@pytest.mark.django_db
+def test_admin_lists_firings(admin_client, installed):
+    firing = armed(installed)
+    page = admin_client.get("/admin/workflows/schedulefiring/").content.decode()
+    assert f"/admin/workflows/schedulefiring/{firing.pk}/change/" in page
+    assert admin_client.get("/admin/workflows/schedulefiring/add/").status_code == 403
