@@ -1,11 +1,13 @@
 """Schedule triggers: arming, firing across DST, repeats, reconcile, a real worker."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import django_rq
 import pytest
+from django.db import connections as db_connections
 from django.utils import timezone
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
@@ -486,3 +488,26 @@ def test_admin_lists_firings(admin_client, installed):
     page = admin_client.get("/admin/workflows/schedulefiring/").content.decode()
     assert f"/admin/workflows/schedulefiring/{firing.pk}/change/" in page
     assert admin_client.get("/admin/workflows/schedulefiring/add/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_ticks_fire_once(installed):
+    firing = rearm_at(installed, utc(2026, 5, 1, 12))
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def tick() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(schedule_fire(firing_id=firing.pk, now=firing.scheduled_at))
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(len(run_ids) for run_ids in outcomes) == [0, 0, 0, 1]
+    assert Event.objects.filter(source="schedule").count() == 1
+    assert ScheduleFiring.objects.filter(status="armed").count() == 1
