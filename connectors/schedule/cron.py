@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# Longest expression accepted; real ones are a few dozen characters.
+# Maximum length of an expression; real ones are a few dozen characters.
 MAX_EXPRESSION_LENGTH = 200
 # A valid expression fires at least once in eight years (29 February under the
 # day rule); searching a little further proves that one never fires.
