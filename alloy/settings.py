@@ -267,6 +267,15 @@ STREAM_RETRY_DELAYS = _setting(
     "comma-separated seconds, such as 2,10,60",
 )
 
+# Warehouse connections: seconds to wait for a connection, and for one
+# statement, before the step fails as retryable.
+WAREHOUSE_CONNECT_TIMEOUT = _setting(
+    "WAREHOUSE_CONNECT_TIMEOUT", _positive(env.int), 5, "a whole number of seconds"
+)
+WAREHOUSE_STATEMENT_TIMEOUT = _setting(
+    "WAREHOUSE_STATEMENT_TIMEOUT", _positive(env.int), 30, "a whole number of seconds"
+)
+
 # Intake limits.
 EVENT_MAX_BODY_BYTES = _setting(
     "EVENT_MAX_BODY_BYTES", _positive(env.int), 1_048_576, "a whole number of bytes"
