@@ -167,7 +167,7 @@ def _key_problems(
 def _rows_from_problems(rows_from: Any) -> list[Problem]:
     from workflows import mapping
 
-    if not isinstance(rows_from, str):
+    if not isinstance(rows_from, str) or not rows_from.strip():
         return [
             {
                 "path": "$.config.rows_from",
