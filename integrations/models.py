@@ -176,6 +176,24 @@ class Connection(BaseModel):
         return json.loads(self.credentials) if self.credentials else {}
 
 
+class WorkspaceWarehouseManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(app="warehouse", end_user__isnull=True)
+
+
+class WorkspaceWarehouse(Connection):
+    """A workspace's own warehouse connection, as the admin edits it."""
+
+    objects = WorkspaceWarehouseManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "workspace warehouse"
+
+    def __str__(self) -> str:
+        return f"{self.workspace}: {self.account_id}"
+
+
 class Installation(BaseModel):
     """An end user's installation of an integration: its workflows run for them."""
 

@@ -158,6 +158,19 @@ def connection_create(
 WAREHOUSE_APP = "warehouse"
 
 
+def warehouse_url_problems(*, url: str) -> list[dict[str, str]]:
+    """Check a warehouse URL by parsing it and connecting; returns the problems.
+
+    Each problem names the URL with its password redacted. Writes nothing.
+    """
+    try:
+        account_id = warehouse_url_parse(url).redacted
+    except WarehouseURLError:
+        account_id = ""
+    connector = registry.connector_get(WAREHOUSE_APP)
+    return connector.validate_connection(account_id, {"url": url})
+
+
 def warehouse_connection_set(*, workspace: Workspace, url: str) -> Connection:
     """Connect the workspace's own warehouse by URL, replacing the one it had.
 
@@ -167,16 +180,12 @@ def warehouse_connection_set(*, workspace: Workspace, url: str) -> Connection:
     WAREHOUSE_CONNECT_TIMEOUT; it is stored encrypted. Raises
     InvalidConnectionError naming the URL with its password redacted.
     """
-    try:
-        account_id = warehouse_url_parse(url).redacted
-    except WarehouseURLError:
-        account_id = ""
-    connector = registry.connector_get(WAREHOUSE_APP)
-    fields = connector.validate_connection(account_id, {"url": url})
+    fields = warehouse_url_problems(url=url)
     if fields:
         raise InvalidConnectionError(
             "; ".join(f["message"] for f in fields), fields=fields
         )
+    account_id = warehouse_url_parse(url).redacted
     with transaction.atomic():
         connection, created = Connection.objects.update_or_create(
             workspace=workspace,
