@@ -276,6 +276,12 @@ WAREHOUSE_STATEMENT_TIMEOUT = _setting(
     "WAREHOUSE_STATEMENT_TIMEOUT", _positive(env.int), 30, "a whole number of seconds"
 )
 
+# The warehouse `manage.py demo` writes to; it creates the database if missing.
+DEMO_WAREHOUSE_URL = env.str(
+    "DEMO_WAREHOUSE_URL",
+    default="postgresql://postgres@127.0.0.1:5432/alloy_demo_warehouse",
+)
+
 # Intake limits.
 EVENT_MAX_BODY_BYTES = _setting(
     "EVENT_MAX_BODY_BYTES", _positive(env.int), 1_048_576, "a whole number of bytes"
