@@ -1,5 +1,8 @@
 """The builder's Warehouse page and the warehouse step's table settings."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from integrations.models import Connection
@@ -9,6 +12,7 @@ from workflows.services import versions
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "s3cret-Pa55"
+SAMPLES = Path(__file__).resolve().parents[2] / "connectors/shopify/samples"
 
 
 def test_warehouse_page_lists_unavailable_backends(author_client):
@@ -199,3 +203,23 @@ def test_release_accepts_item_fields(warehouse_step):
     released = versions.version_release(version=warehouse_step.version)
     assert released.is_released
     assert Block.objects.get(pk=warehouse_step.pk).config["rows_from"]
+
+
+def test_preview_reads_first_item(author_client, warehouse_step):
+    versions.action_config_set(
+        block=warehouse_step,
+        config={
+            "table": "line_items",
+            "columns": [{"name": "sku", "type": "text"}],
+            "key": ["sku"],
+            "rows_from": "event.line_items",
+        },
+    )
+    response = author_client.post(
+        f"/builder/steps/{warehouse_step.pk}/preview",
+        {"target": "values.sku", "kind": "expression", "value": "item.sku"},
+    )
+    sample = json.loads((SAMPLES / "orders_create.json").read_text())["line_items"][0][
+        "sku"
+    ]
+    assert response.json() == {"value": json.dumps(sample)}

@@ -402,3 +402,18 @@ def test_unreachable_warehouse_fails_retryable(orders_workflow, workspace, rq_wo
     assert error["retryable"] is True
     assert "postgresql://postgres@127.0.0.1:9/x" in error["message"]
     assert "pw-9" not in json.dumps(error)
+
+
+def test_rows_from_not_array_fails(line_items_workflow, rq_worker, warehouse):
+    run = deliver(rq_worker, order_sample(line_items={"id": 1}))
+    assert run.status == Run.Status.FAILED
+    error = step_of(run).error
+    assert error["code"] == "rows_from_not_array"
+    assert "'event.line_items' gave an object, not an array" in error["message"]
+    assert warehouse("SELECT to_regclass('shopify_line_items')") == [(None,)]
+
+
+def test_empty_rows_from_writes_nothing(line_items_workflow, rq_worker):
+    run = deliver(rq_worker, order_sample(line_items=[]))
+    assert run.status == Run.Status.SUCCEEDED
+    assert step_of(run).output["inserted"] == 0

@@ -189,6 +189,8 @@ def _block_summary(block: Block) -> dict:
         detail = block.config.get("event_name", "")
     elif block.config.get("stream_url"):
         detail = f"streams to {block.config['stream_url']}"
+    elif block.config.get("table"):
+        detail = f"writes to {block.config['table']}"
     app = connector.title if connector else block.connector
     title = definition.title if definition else block.operation
     return {
