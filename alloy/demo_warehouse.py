@@ -10,11 +10,11 @@ CONNECT_TIMEOUT = 3
 
 
 def warehouse_database_create(url: str) -> bool:
-    """Create the URL's database unless it exists; return whether it was created.
+    """Create the URL's database unless it exists, and return whether it was created.
 
     Connects to the server's ``postgres`` database as the URL's user. Raises
-    WarehouseURLError for a URL that does not parse and psycopg.Error when
-    the server cannot be reached or refuses.
+    WarehouseURLError for a URL that does not parse, and psycopg.Error when
+    the server cannot be reached or rejects the connection.
     """
     parsed = warehouse_url_parse(url)
     with psycopg.connect(

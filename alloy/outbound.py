@@ -43,7 +43,7 @@ def outbound_url_check(url: str) -> None:
 
 
 def outbound_host_check(hostname: str, port: int) -> list[str]:
-    """Resolve ``hostname``; raise OutboundURLError unless every address is public.
+    """Resolve ``hostname`` and raise OutboundURLError unless every address is public.
 
     An address inside a network of OUTBOUND_ALLOWED_NETWORKS is allowed too.
     Returns the addresses, so that a connection that is not HTTP (such as a

@@ -88,13 +88,13 @@ class Action:
     output_schema: JSONSchema
     execute: Callable[[ActionContext, dict[str, Any]], dict[str, Any]]
     requires_connection: bool = True
-    # Check a block's config and its mapping targets; returns problems, each
-    # with a path such as ``$.config.table``. None for actions without config.
+    # Check a block's config and its mapping targets, and return the problems,
+    # each with a path such as ``$.config.table``. None for actions without config.
     config_problems: (
         Callable[[dict[str, Any], list[str]], list[dict[str, str]]] | None
     ) = None
     # The mapping targets a block's config defines, as ``(target, schema,
-    # required)``; None when the input schema's properties are the targets.
+    # required)``. None when the input schema's properties are the targets.
     input_targets: (
         Callable[[dict[str, Any]], list[tuple[str, JSONSchema, bool]]] | None
     ) = None

@@ -140,7 +140,7 @@ class Connection(BaseModel):
         blank=True,
     )
     app = models.CharField(max_length=64)
-    # The account's identity in the app; for Shopify, the shop's myshopify
+    # The account's identity in the app: for Shopify, the shop's myshopify
     # domain, and for a warehouse, its URL without the password.
     account_id = models.CharField(max_length=255)
     credentials = EncryptedTextField(help_text="JSON, encrypted with ENCRYPTION_KEY.")

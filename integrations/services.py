@@ -159,7 +159,7 @@ WAREHOUSE_APP = "warehouse"
 
 
 def warehouse_url_problems(*, url: str) -> list[dict[str, str]]:
-    """Check a warehouse URL by parsing it and connecting; returns the problems.
+    """Check a warehouse URL by parsing it and connecting, and return the problems.
 
     Each problem names the URL with its password redacted. Writes nothing.
     """

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from jmespath.exceptions import JMESPathError
 
 from alloy.jsonbody import first_unstorable, json_storable
 from connectors import registry
@@ -239,7 +240,13 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
 def _rows_from_items(expression: str, context: dict) -> list:
     try:
         items = mapping.compile_expression(expression).search(context)
-    except (mapping.ExpressionSyntaxError, ValueError, TypeError) as exc:
+    except (
+        mapping.ExpressionSyntaxError,
+        JMESPathError,
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as exc:
         items = exc
     if isinstance(items, list):
         return items

@@ -43,6 +43,7 @@ def _write(context: ActionContext, data: dict[str, Any], *, upsert: bool) -> dic
             code="invalid_warehouse_config",
             fields=problems,
         )
+
     table = table_spec(context.config)
     # The engine passes {"rows": [input, ...]} when the config has rows_from,
     # and the one input otherwise.
@@ -54,6 +55,7 @@ def _write(context: ActionContext, data: dict[str, Any], *, upsert: bool) -> dic
     result = {"table": table.name, "inserted": 0, "updated": 0, "unchanged": 0}
     if not rows:
         return result
+
     try:
         url = warehouse_url_parse(context.credentials.get("url", ""))
     except WarehouseURLError as exc:
@@ -61,6 +63,7 @@ def _write(context: ActionContext, data: dict[str, Any], *, upsert: bool) -> dic
             f"The warehouse connection is invalid: {exc} Connect the warehouse again.",
             code="warehouse_connection_invalid",
         ) from exc
+
     try:
         with _session(url) as session:
             if upsert:
@@ -111,12 +114,12 @@ def _row_convert(
         try:
             row[column.name] = columns.value_convert(column.type, value)
         except columns.ConversionError as exc:
-            shown = repr(value)
-            if len(shown) > VALUE_PREVIEW_LENGTH:
-                shown = shown[:VALUE_PREVIEW_LENGTH] + "..."
+            value_text = repr(value)
+            if len(value_text) > VALUE_PREVIEW_LENGTH:
+                value_text = value_text[:VALUE_PREVIEW_LENGTH] + "..."
             message = (
-                f"In {where}, the value {shown} of column {column.name!r} does not "
-                f"convert to {column.type}: {exc}."
+                f"In {where}, the value {value_text} of column {column.name!r} "
+                f"does not convert to {column.type}: {exc}."
             )
             raise ActionError(
                 message,

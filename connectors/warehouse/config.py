@@ -29,10 +29,10 @@ VALUES_INPUT = "values"
 Problem = dict[str, str]
 
 
-def _identifier_problem(value: Any, what: str) -> str | None:
+def _identifier_problem(value: Any, label: str) -> str | None:
     if not isinstance(value, str) or not IDENTIFIER.match(value):
         return (
-            f"The {what} {value!r} is not a valid name: use lower-case letters, "
+            f"The {label} {value!r} is not a valid name: use lower-case letters, "
             "digits and _, starting with a letter or _, at most 63 characters."
         )
     return None
@@ -44,6 +44,7 @@ def config_problems(config: dict[str, Any], *, upsert: bool) -> list[Problem]:
     table_problem = _identifier_problem(config.get("table"), "table name")
     if table_problem:
         problems.append({"path": "$.config.table", "message": table_problem})
+
     declared = config.get("columns")
     names: dict[str, str] = {}
     if not isinstance(declared, list) or not declared:
@@ -64,6 +65,7 @@ def config_problems(config: dict[str, Any], *, upsert: bool) -> list[Problem]:
         )
     for index, column in enumerate(declared):
         problems.extend(_column_problems(index, column, names))
+
     problems.extend(_key_problems(config, names, upsert=upsert))
     rows_from = config.get("rows_from")
     if rows_from not in (None, ""):

@@ -60,19 +60,19 @@ def warehouse_url_parse(url: str) -> WarehouseURL:
         raise WarehouseURLError(
             "The warehouse URL is empty; enter a postgresql:// URL."
         )
-    shown = redact(url)
+    safe_url = redact(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
         raise WarehouseURLError(
-            f"The warehouse URL {shown} is invalid: {exc}."
+            f"The warehouse URL {safe_url} is invalid: {exc}."
         ) from exc
     backend = backend_for_scheme(parts.scheme)
     if backend is None:
         schemes = ", ".join(f"{s}://" for b in BACKENDS for s in b.schemes)
         raise WarehouseURLError(
-            f"The warehouse URL {shown} has the unsupported scheme "
+            f"The warehouse URL {safe_url} has the unsupported scheme "
             f"{parts.scheme!r}; use one of {schemes}."
         )
     if not backend.available:
@@ -83,19 +83,19 @@ def warehouse_url_parse(url: str) -> WarehouseURL:
     host = parts.hostname or ""
     if not host or "," in parts.netloc:
         raise WarehouseURLError(
-            f"The warehouse URL {shown} has no host, or several; give one host, "
+            f"The warehouse URL {safe_url} has no host, or several; give one host, "
             "as in postgresql://user:password@db.example.com:5432/analytics."
         )
     database = unquote(parts.path.lstrip("/"))
     if not database or "/" in database:
         raise WarehouseURLError(
-            f"The warehouse URL {shown} names no database; add it after the host, "
+            f"The warehouse URL {safe_url} names no database; add it after the host, "
             "as in postgresql://user:password@db.example.com:5432/analytics."
         )
     user = unquote(parts.username or "")
     if not user:
         raise WarehouseURLError(
-            f"The warehouse URL {shown} names no user; add one before the host, "
+            f"The warehouse URL {safe_url} names no user; add one before the host, "
             "as in postgresql://user:password@db.example.com:5432/analytics."
         )
     return WarehouseURL(
@@ -105,23 +105,23 @@ def warehouse_url_parse(url: str) -> WarehouseURL:
         database=database,
         user=user,
         password=unquote(parts.password or ""),
-        parameters=_parameters(parts.query, shown),
+        parameters=_parameters(parts.query, safe_url),
     )
 
 
-def _parameters(query: str, shown: str) -> dict[str, str]:
+def _parameters(query: str, safe_url: str) -> dict[str, str]:
     parameters = dict(parse_qsl(query, keep_blank_values=True))
     unknown = sorted(set(parameters) - ALLOWED_PARAMETERS)
     if unknown:
         raise WarehouseURLError(
-            f"The warehouse URL {shown} has the unsupported parameter "
+            f"The warehouse URL {safe_url} has the unsupported parameter "
             f"{unknown[0]!r}; only {', '.join(sorted(ALLOWED_PARAMETERS))} "
             "may follow the '?'."
         )
     mode = parameters.get("sslmode")
     if mode is not None and mode not in SSL_MODES:
         raise WarehouseURLError(
-            f"The warehouse URL {shown} has the invalid sslmode {mode!r}; use one "
+            f"The warehouse URL {safe_url} has the invalid sslmode {mode!r}; use one "
             f"of {', '.join(sorted(SSL_MODES))}."
         )
     return parameters

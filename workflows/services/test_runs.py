@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from jmespath.exceptions import JMESPathError
+
 from connectors import registry
 from integrations.models import Connection, EndUser
 from workflows import engine, mapping, selectors
@@ -97,7 +99,7 @@ def _preview_context(version: WorkflowVersion, before_position: int) -> dict:
         # A step that writes one row per item previews its first item.
         try:
             items = mapping.compile_expression(rows_from).search(context)
-        except (mapping.ExpressionSyntaxError, ValueError, TypeError):
+        except (mapping.ExpressionSyntaxError, JMESPathError, ValueError, TypeError):
             items = None
         if isinstance(items, list) and items:
             context["item"] = items[0]

@@ -167,9 +167,9 @@ class Command(BaseCommand):
             f"workspace {workspace.slug}, API key {api_key[:12]}..., "
             "end user merchant-42"
         )
-        for each in integrations:
-            self._say(f"integration {each.name}")
-            for workflow in each.workflows.select_related("published_version"):
+        for installed in integrations:
+            self._say(f"integration {installed.name}")
+            for workflow in installed.workflows.select_related("published_version"):
                 self._say(
                     f"  published v{workflow.published_version.number}: {workflow.name}"
                 )
@@ -208,7 +208,7 @@ class Command(BaseCommand):
         the demo runs without the warehouse workflows.
         """
         self._heading("Warehouse")
-        shown = redact(self.warehouse_url)
+        safe_url = redact(self.warehouse_url)
         try:
             created = warehouse_database_create(self.warehouse_url)
             integration_services.warehouse_connection_set(
@@ -218,7 +218,7 @@ class Command(BaseCommand):
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
             self.stdout.write(
                 self.style.WARNING(
-                    f"  PostgreSQL at {shown} cannot be reached, so the warehouse "
+                    f"  PostgreSQL at {safe_url} cannot be reached, so the warehouse "
                     f"workflows are skipped: {reason}"
                 )
             )
@@ -228,7 +228,7 @@ class Command(BaseCommand):
             )
             return False
         state = "created" if created else "exists"
-        self._say(f"warehouse {shown} (database {state}), the workspace's connection")
+        self._say(f"warehouse {safe_url} (database {state}), the workspace's")
         return True
 
     def _send(

@@ -37,7 +37,7 @@ class TableSpec:
 
     name: str
     columns: tuple[Column, ...]
-    # The columns that identify a row for an upsert; empty for plain inserts.
+    # The columns that identify a row for an upsert, empty for plain inserts.
     key: tuple[str, ...] = ()
     # A column such as updated_at: an upsert never replaces a row whose value
     # in it is newer than the incoming row's.
@@ -53,11 +53,11 @@ class WriteResult:
 
 
 class WarehouseSession(ABC):
-    """An open connection to one warehouse; each write is its own transaction."""
+    """An open connection to one warehouse, in which each write is one transaction."""
 
     @abstractmethod
     def check(self) -> None:
-        """Run a trivial query; raises WarehouseError if the warehouse fails it."""
+        """Run a trivial query, raising WarehouseError if the warehouse fails it."""
 
     @abstractmethod
     def insert(self, table: TableSpec, rows: list[dict[str, Any]]) -> WriteResult:

@@ -36,7 +36,7 @@ TYPE_NAMES = {
     columns.BOOLEAN: "boolean",
 }
 # The information_schema data types an existing column may have for each
-# declared type; any other type would change or lose values.
+# declared type. Any other type would change or lose values.
 COMPATIBLE_TYPES = {
     columns.TEXT: {"text", "character varying"},
     columns.NUMERIC: {"numeric"},
