@@ -79,7 +79,14 @@ def disable_connections(modeladmin, request, queryset) -> None:
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ["account_id", "app", "end_user", "status", "created_at"]
+    list_display = [
+        "account_id",
+        "app",
+        "end_user",
+        "workspace",
+        "status",
+        "created_at",
+    ]
     list_filter = ["app", "status"]
     search_fields = ["account_id", "end_user__external_id"]
     exclude = ["credentials"]
