@@ -90,7 +90,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["app", "status"]
     search_fields = ["account_id", "end_user__external_id"]
     exclude = ["credentials"]
-    readonly_fields = ["end_user", "app", "account_id"]
+    readonly_fields = ["end_user", "workspace", "app", "account_id"]
     actions = [disable_connections]
 
     def has_add_permission(self, request) -> bool:
