@@ -19,6 +19,9 @@ CONFIG_ERROR_FIELDS = {
 
 
 class WarehouseStepForm(forms.Form):
+    # The editor's Add action form has a field named key too.
+    prefix = "config"
+
     table = forms.CharField(
         label="Table",
         max_length=63,

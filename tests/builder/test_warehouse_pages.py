@@ -95,11 +95,12 @@ def test_step_config_saved(author_client, warehouse_step):
     response = author_client.post(
         f"/builder/steps/{warehouse_step.pk}/config",
         {
-            "table": "shopify_orders",
-            "columns": "order_id bigint\ntotal_price numeric\nupdated_at timestamptz",
-            "key": "order_id",
-            "version_column": "updated_at",
-            "rows_from": "",
+            "config-table": "shopify_orders",
+            "config-columns": "order_id bigint\ntotal_price numeric\n"
+            "updated_at timestamptz",
+            "config-key": "order_id",
+            "config-version_column": "updated_at",
+            "config-rows_from": "",
         },
     )
     assert response.status_code == 302
@@ -119,7 +120,11 @@ def test_step_config_saved(author_client, warehouse_step):
 def test_step_config_bad_type_shown(author_client, warehouse_step):
     response = author_client.post(
         f"/builder/steps/{warehouse_step.pk}/config",
-        {"table": "orders", "columns": "order_id int64", "key": "order_id"},
+        {
+            "config-table": "orders",
+            "config-columns": "order_id int64",
+            "config-key": "order_id",
+        },
     )
     assert response.status_code == 422
     assert "The column type &#x27;int64&#x27; is not supported" in (

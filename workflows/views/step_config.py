@@ -30,7 +30,7 @@ def step_config_save(request: HttpRequest, block_id: int) -> HttpResponse:
             form.add_problems(exc.fields or [{"message": exc.message}])
         else:
             messages.success(
-                request, f"Settings of {block.key} saved; map its columns."
+                request, f"Table settings of {block.key} saved; map its columns."
             )
             return redirect(editor_url(block.version, block.key))
     return editor_render(
