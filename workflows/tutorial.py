@@ -7,7 +7,7 @@ The tutorial's Shopify integration has four workflows:
 3. Custom event ``customer_button_clicked`` -> Shopify Add Customer Tags.
 4. Shopify Customer Created -> the author's server.
 
-The overview's warehouse integration has three:
+The warehouse integration, the getting-started overview's example, has three:
 
 1. Shopify Order Created -> upsert the order, and one row per line item.
 2. Shopify Customer Created -> upsert the customer.
@@ -249,7 +249,7 @@ VIP_CLICKED_SAMPLE = {
 def warehouse_integration_create(
     *, workspace: Workspace, published_by: str = "demo"
 ) -> Integration:
-    """Create the overview's integration, released and published.
+    """Create the warehouse integration, released and published.
 
     Shopify orders and new customers go to the warehouse, and a button click
     tags a customer. The warehouse steps write through the end user's own

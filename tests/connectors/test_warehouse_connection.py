@@ -98,7 +98,7 @@ def test_internal_host_rejected_in_production(settings, workspace, warehouse_url
 
 
 def test_wrong_password_rejected(workspace, warehouse_url):
-    # The local server trusts loopback, so a wrong user is what it refuses.
+    # The local server trusts loopback, so a wrong user is what it rejects.
     bad = warehouse_url.replace("postgres@", f"no_such_role:{PASSWORD}@")
     with pytest.raises(InvalidConnectionError, match="no_such_role") as raised:
         integration_services.warehouse_connection_set(workspace=workspace, url=bad)

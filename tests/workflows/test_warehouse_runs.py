@@ -382,8 +382,8 @@ def test_end_user_warehouse_preferred(
         account_id="merchant warehouse",
         credentials={"url": warehouse_url},
     )
-    # The workspace's warehouse stops answering: only the end user's own
-    # connection can make the run succeed.
+    # The workspace's warehouse stops accepting connections, so only the end
+    # user's own connection can make the run succeed.
     Connection.objects.filter(workspace=workspace, app="warehouse").update(
         credentials=json.dumps({"url": "postgresql://postgres@127.0.0.1:9/none"})
     )

@@ -1,7 +1,7 @@
 """Run the getting-started integrations end to end against the local Shopify sandbox.
 
 The tutorial's integration calls the sandbox and streams to a local receiver;
-the overview's writes Shopify orders and customers to a PostgreSQL warehouse.
+the warehouse integration writes Shopify orders and customers to PostgreSQL.
 """
 
 import json
@@ -37,14 +37,14 @@ from workflows.tutorial import (
 )
 
 EXPECTED_RUNS = 4
-# The overview's runs: orders and customers to the warehouse, the VIP tag.
+# The warehouse integration's runs: an order, a customer and the VIP tag.
 EXPECTED_WAREHOUSE_RUNS = 3
 EXPECTED_STREAM_DELIVERIES = 2
 
 
 class Command(BaseCommand):
     help = (
-        "Build the tutorial's Shopify integration and the overview's warehouse "
+        "Build the tutorial's Shopify integration and the warehouse "
         "integration, send their custom events, and print every run, the sandbox "
         "shop's orders and tags, the stream deliveries and the warehouse rows. "
         "Exits 1 if any of it did not happen."
@@ -156,11 +156,11 @@ class Command(BaseCommand):
         warehouse_ready = self._warehouse_connect(workspace)
         integrations = [integration]
         if warehouse_ready:
-            overview = warehouse_integration_create(workspace=workspace)
+            to_warehouse = warehouse_integration_create(workspace=workspace)
             integration_services.installation_create(
-                end_user=end_user, integration=overview, connection=connection
+                end_user=end_user, integration=to_warehouse, connection=connection
             )
-            integrations.append(overview)
+            integrations.append(to_warehouse)
             self.expected_runs += EXPECTED_WAREHOUSE_RUNS
         self._heading("Set-up")
         self._say(
