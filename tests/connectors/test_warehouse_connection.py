@@ -178,6 +178,18 @@ def test_api_warehouse_without_url_is_422(api):
     assert response.json()["error"]["fields"][0]["path"] == "$.credentials.url"
 
 
+def test_api_account_id_with_password_is_422(api, warehouse_url):
+    url = warehouse_url.replace("postgres@", f"postgres:{PASSWORD}@")
+    response = api.post(
+        "/api/v1/end-users/merchant-1/connections",
+        {"app": "warehouse", "account_id": url, "credentials": {"url": url}},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["path"] == "$.account_id"
+    assert PASSWORD not in response.content.decode()
+
+
 def test_admin_adds_workspace_warehouse(admin_client, workspace, warehouse_url):
     url = warehouse_url.replace("postgres@", f"postgres:{PASSWORD}@")
     response = admin_client.post(
