@@ -37,23 +37,39 @@ def outbound_url_check(url: str) -> None:
         raise OutboundURLError(f"{url!r} is not an http or https URL.")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except ValueError as exc:
+        raise OutboundURLError(f"{url!r} has an invalid port: {exc}.") from exc
+    outbound_host_check(hostname, port)
+
+
+def outbound_host_check(hostname: str, port: int) -> list[str]:
+    """Resolve ``hostname`` and raise OutboundURLError unless every address is public.
+
+    An address inside a network of OUTBOUND_ALLOWED_NETWORKS is allowed too.
+    Returns the addresses, so that a connection that is not HTTP (such as a
+    warehouse's database) can use one and not resolve the name a second time.
+    """
+    try:
+        infos = socket.getaddrinfo(hostname, port, proto=socket.IPPROTO_TCP)
     except (OSError, ValueError) as exc:
         raise OutboundURLError(
-            f"The host {parts.hostname!r} could not be resolved: {exc}."
+            f"The host {hostname!r} could not be resolved: {exc}."
         ) from exc
     allowed = [
         ipaddress.ip_network(network, strict=False)
         for network in settings.OUTBOUND_ALLOWED_NETWORKS
     ]
+    addresses = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
         if _is_internal(address) and not any(address in net for net in allowed):
             raise OutboundURLError(
-                f"The host {parts.hostname!r} resolves to {address}, a private, "
+                f"The host {hostname!r} resolves to {address}, a private, "
                 "loopback, link-local or metadata address; add its network to "
                 "OUTBOUND_ALLOWED_NETWORKS to allow it."
             )
+        addresses.append(str(address))
+    return addresses
 
 
 def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -267,6 +267,21 @@ STREAM_RETRY_DELAYS = _setting(
     "comma-separated seconds, such as 2,10,60",
 )
 
+# Warehouse connections: seconds to wait for a connection, and for one
+# statement, before the step fails as retryable.
+WAREHOUSE_CONNECT_TIMEOUT = _setting(
+    "WAREHOUSE_CONNECT_TIMEOUT", _positive(env.int), 5, "a whole number of seconds"
+)
+WAREHOUSE_STATEMENT_TIMEOUT = _setting(
+    "WAREHOUSE_STATEMENT_TIMEOUT", _positive(env.int), 30, "a whole number of seconds"
+)
+
+# The warehouse `manage.py demo` writes to; it creates the database if missing.
+DEMO_WAREHOUSE_URL = env.str(
+    "DEMO_WAREHOUSE_URL",
+    default="postgresql://postgres@127.0.0.1:5432/alloy_demo_warehouse",
+)
+
 # Intake limits.
 EVENT_MAX_BODY_BYTES = _setting(
     "EVENT_MAX_BODY_BYTES", _positive(env.int), 1_048_576, "a whole number of bytes"

@@ -12,4 +12,5 @@ class ConnectorsConfig(AppConfig):
         import connectors.custom
         import connectors.http
         import connectors.schedule
-        import connectors.shopify  # noqa: F401
+        import connectors.shopify
+        import connectors.warehouse  # noqa: F401

@@ -60,6 +60,8 @@ class ActionContext:
     # worker died during the call, or the call timed out): an action with a
     # side effect looks for it by the idempotency key before acting again.
     outcome_unknown: bool = False
+    # The step's block config, for actions configured beyond their mappings.
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,16 @@ class Action:
     output_schema: JSONSchema
     execute: Callable[[ActionContext, dict[str, Any]], dict[str, Any]]
     requires_connection: bool = True
+    # Check a block's config and its mapping targets, and return the problems,
+    # each with a path such as ``$.config.table``. None for actions without config.
+    config_problems: (
+        Callable[[dict[str, Any], list[str]], list[dict[str, str]]] | None
+    ) = None
+    # The mapping targets a block's config defines, as ``(target, schema,
+    # required)``. None when the input schema's properties are the targets.
+    input_targets: (
+        Callable[[dict[str, Any]], list[tuple[str, JSONSchema, bool]]] | None
+    ) = None
 
     @property
     def required_inputs(self) -> list[str]:

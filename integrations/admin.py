@@ -3,6 +3,7 @@
 Credentials, signing secrets and key hashes are never shown.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
@@ -15,6 +16,7 @@ from integrations.models import (
     Integration,
     OAuthState,
     Workspace,
+    WorkspaceWarehouse,
 )
 
 
@@ -77,11 +79,18 @@ def disable_connections(modeladmin, request, queryset) -> None:
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ["account_id", "app", "end_user", "status", "created_at"]
+    list_display = [
+        "account_id",
+        "app",
+        "end_user",
+        "workspace",
+        "status",
+        "created_at",
+    ]
     list_filter = ["app", "status"]
     search_fields = ["account_id", "end_user__external_id"]
     exclude = ["credentials"]
-    readonly_fields = ["end_user", "app", "account_id"]
+    readonly_fields = ["end_user", "workspace", "app", "account_id"]
     actions = [disable_connections]
 
     def has_add_permission(self, request) -> bool:
@@ -109,3 +118,44 @@ class OAuthStateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class WorkspaceWarehouseForm(forms.ModelForm):
+    url = forms.CharField(
+        label="Warehouse URL",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="postgresql://user:password@host:5432/database. It is checked by "
+        "connecting, stored encrypted and never shown again; enter it again to "
+        "change it.",
+    )
+
+    class Meta:
+        model = WorkspaceWarehouse
+        fields = ["workspace"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        problems = integration_services.warehouse_url_problems(url=url)
+        if problems:
+            raise forms.ValidationError([problem["message"] for problem in problems])
+        return url
+
+
+@admin.register(WorkspaceWarehouse)
+class WorkspaceWarehouseAdmin(admin.ModelAdmin):
+    """The warehouse each workspace writes to when an end user has none."""
+
+    form = WorkspaceWarehouseForm
+    list_display = ["workspace", "account_id", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["workspace__name", "account_id"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return ["workspace", "account_id"] if obj else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        connection = integration_services.warehouse_connection_set(
+            workspace=obj.workspace, url=form.cleaned_data["url"]
+        )
+        obj.pk = connection.pk
+        obj.refresh_from_db()

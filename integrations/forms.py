@@ -3,6 +3,7 @@
 from django import forms
 
 from connectors import registry
+from connectors.warehouse.backends import BACKENDS, backend_get
 
 
 def app_choices() -> list[tuple[str, str]]:
@@ -38,3 +39,50 @@ class AppSearchForm(forms.Form):
             for key, title in app_choices()
             if not query or query in title.lower() or query in key
         ]
+
+
+class BackendSelect(forms.Select):
+    """A select whose options for warehouses not available yet are disabled."""
+
+    def create_option(self, name, value, label, selected, index, **kwargs):
+        option = super().create_option(name, value, label, selected, index, **kwargs)
+        backend = backend_get(value)
+        if backend is not None and not backend.available:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+def backend_choices() -> list[tuple[str, str]]:
+    return [
+        (b.key, b.title if b.available else f"{b.title} (not available yet)")
+        for b in BACKENDS
+    ]
+
+
+class WarehouseConnectForm(forms.Form):
+    """The workspace's own warehouse: the kind and the connection URL."""
+
+    backend = forms.ChoiceField(
+        label="Warehouse",
+        choices=backend_choices,
+        initial="postgresql",
+        widget=BackendSelect,
+    )
+    url = forms.CharField(
+        label="Connection URL",
+        max_length=2000,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
+        ),
+        help_text="Such as postgresql://user:password@db.example.com:5432/analytics. "
+        "It is checked by connecting, stored encrypted and never shown again.",
+    )
+
+    def clean_backend(self) -> str:
+        backend = backend_get(self.cleaned_data["backend"])
+        if backend is None or not backend.available:
+            title = backend.title if backend else self.cleaned_data["backend"]
+            raise forms.ValidationError(
+                f"{title} warehouses are not available yet; connect PostgreSQL."
+            )
+        return backend.key

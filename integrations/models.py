@@ -113,17 +113,35 @@ class EndUser(BaseModel):
 
 
 class Connection(BaseModel):
-    """An end user's account in an app, with its credentials encrypted at rest."""
+    """An account in an app, with its credentials encrypted at rest.
+
+    It belongs to an end user, or, with no end user, to the workspace: the
+    author's own account (such as its warehouse) that serves every end user
+    who has no connection to that app.
+    """
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         DISABLED = "disabled", "Disabled"
 
     end_user = models.ForeignKey(
-        EndUser, on_delete=models.CASCADE, related_name="connections"
+        EndUser,
+        on_delete=models.CASCADE,
+        related_name="connections",
+        null=True,
+        blank=True,
+    )
+    # Set only for a workspace's own connection, which has no end user.
+    workspace = models.ForeignKey(
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="connections",
+        null=True,
+        blank=True,
     )
     app = models.CharField(max_length=64)
-    # The account's identity in the app; for Shopify, the shop's myshopify domain.
+    # The account's identity in the app: for Shopify, the shop's myshopify
+    # domain, and for a warehouse, its URL without the password.
     account_id = models.CharField(max_length=255)
     credentials = EncryptedTextField(help_text="JSON, encrypted with ENCRYPTION_KEY.")
     status = models.CharField(
@@ -136,7 +154,17 @@ class Connection(BaseModel):
             models.UniqueConstraint(
                 fields=["end_user", "app", "account_id"],
                 name="connection_unique_account",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "app"],
+                condition=models.Q(end_user__isnull=True),
+                name="connection_one_per_workspace_app",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_user__isnull=False, workspace__isnull=True)
+                | models.Q(end_user__isnull=True, workspace__isnull=False),
+                name="connection_one_owner",
+            ),
         ]
         indexes = [models.Index(fields=["app", "account_id"])]
 
@@ -146,6 +174,24 @@ class Connection(BaseModel):
     @property
     def credential_data(self) -> dict:
         return json.loads(self.credentials) if self.credentials else {}
+
+
+class WorkspaceWarehouseManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(app="warehouse", end_user__isnull=True)
+
+
+class WorkspaceWarehouse(Connection):
+    """A workspace's own warehouse connection, as the admin edits it."""
+
+    objects = WorkspaceWarehouseManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "workspace warehouse"
+
+    def __str__(self) -> str:
+        return f"{self.workspace}: {self.account_id}"
 
 
 class Installation(BaseModel):

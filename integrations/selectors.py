@@ -80,6 +80,13 @@ def connection_list(*, end_user: EndUser) -> QuerySet[Connection]:
     return Connection.objects.filter(end_user=end_user)
 
 
+def workspace_connection_get(*, workspace: Workspace, app: str) -> Connection | None:
+    """The workspace's own connection to ``app``, used when an end user has none."""
+    return Connection.objects.filter(
+        workspace=workspace, end_user__isnull=True, app=app
+    ).first()
+
+
 def connection_get(*, end_user: EndUser, connection_id: int) -> Connection | None:
     return Connection.objects.filter(end_user=end_user, pk=connection_id).first()
 

@@ -13,6 +13,7 @@ from alloy.crypto import generate_token, hash_token
 from alloy.errors import ApplicationError, ConflictError, ValidationError
 from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry
+from connectors.warehouse.connection_url import WarehouseURLError, warehouse_url_parse
 from integrations.exceptions import DuplicateError, InvalidConnectionError
 from integrations.models import (
     ApiKey,
@@ -152,6 +153,70 @@ def connection_create(
         extra={"end_user_id": end_user.pk, "connection_id": connection.pk, "app": app},
     )
     return connection
+
+
+WAREHOUSE_APP = "warehouse"
+
+
+def warehouse_url_problems(*, url: str) -> list[dict[str, str]]:
+    """Check a warehouse URL by parsing it and connecting, and return the problems.
+
+    Each problem names the URL with its password redacted. Writes nothing.
+    """
+    try:
+        account_id = warehouse_url_parse(url).redacted
+    except WarehouseURLError:
+        account_id = ""
+    connector = registry.connector_get(WAREHOUSE_APP)
+    return connector.validate_connection(account_id, {"url": url})
+
+
+def warehouse_connection_set(*, workspace: Workspace, url: str) -> Connection:
+    """Connect the workspace's own warehouse by URL, replacing the one it had.
+
+    Every end user without a warehouse connection of their own writes to it.
+    The URL must parse, name a supported warehouse, resolve to an address
+    OUTBOUND_ALLOWED_NETWORKS allows, and accept a connection within
+    WAREHOUSE_CONNECT_TIMEOUT; it is stored encrypted. Raises
+    InvalidConnectionError naming the URL with its password redacted.
+    """
+    fields = warehouse_url_problems(url=url)
+    if fields:
+        raise InvalidConnectionError(
+            "; ".join(f["message"] for f in fields), fields=fields
+        )
+    account_id = warehouse_url_parse(url).redacted
+    with transaction.atomic():
+        connection, created = Connection.objects.update_or_create(
+            workspace=workspace,
+            end_user=None,
+            app=WAREHOUSE_APP,
+            defaults={
+                "account_id": account_id,
+                "credentials": json.dumps({"url": url}),
+                "status": Connection.Status.ACTIVE,
+            },
+        )
+    logger.info(
+        "integrations.warehouse.connected",
+        extra={
+            "workspace_id": workspace.pk,
+            "connection_id": connection.pk,
+            "replaced": not created,
+        },
+    )
+    return connection
+
+
+def warehouse_connection_remove(*, workspace: Workspace) -> None:
+    """Delete the workspace's own warehouse connection, if it has one."""
+    deleted, _ = Connection.objects.filter(
+        workspace=workspace, end_user=None, app=WAREHOUSE_APP
+    ).delete()
+    if deleted:
+        logger.info(
+            "integrations.warehouse.removed", extra={"workspace_id": workspace.pk}
+        )
 
 
 def connection_disable(*, connection: Connection) -> Connection:

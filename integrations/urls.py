@@ -14,4 +14,6 @@ urlpatterns = [
         views.integration_detail,
         name="integration-detail",
     ),
+    path("warehouse", views.warehouse_settings, name="warehouse"),
+    path("warehouse/remove", views.warehouse_remove, name="warehouse-remove"),
 ]

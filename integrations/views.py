@@ -1,14 +1,24 @@
-"""Builder pages for integrations: the list, New Integration and one integration."""
+"""Builder pages: the integrations, New Integration, one integration, the warehouse."""
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from alloy.errors import ApplicationError
 from integrations import selectors
 from integrations.access import not_found, workspace_required
-from integrations.forms import AppSearchForm, IntegrationCreateForm
-from integrations.services import integration_create
+from integrations.forms import (
+    AppSearchForm,
+    IntegrationCreateForm,
+    WarehouseConnectForm,
+)
+from integrations.services import (
+    WAREHOUSE_APP,
+    integration_create,
+    warehouse_connection_remove,
+    warehouse_connection_set,
+)
 from workflows.forms import WorkflowCreateForm
 
 
@@ -66,3 +76,38 @@ def integration_detail(request: HttpRequest, integration_id: int) -> HttpRespons
             "form": WorkflowCreateForm(),
         },
     )
+
+
+@workspace_required
+@require_http_methods(["GET", "POST"])
+def warehouse_settings(request: HttpRequest) -> HttpResponse:
+    """Show the workspace's warehouse and connect one by URL."""
+    form = WarehouseConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            warehouse_connection_set(
+                workspace=request.workspace, url=form.cleaned_data["url"]
+            )
+        except ApplicationError as exc:
+            for problem in exc.fields or [{"message": exc.message}]:
+                form.add_error("url", problem["message"])
+        else:
+            messages.success(request, "Warehouse connected.")
+            return redirect("integrations:warehouse")
+    connection = selectors.workspace_connection_get(
+        workspace=request.workspace, app=WAREHOUSE_APP
+    )
+    return render(
+        request,
+        "builder/warehouse.html",
+        {"form": form, "connection": connection},
+        status=422 if form.errors else 200,
+    )
+
+
+@workspace_required
+@require_POST
+def warehouse_remove(request: HttpRequest) -> HttpResponse:
+    warehouse_connection_remove(workspace=request.workspace)
+    messages.success(request, "Warehouse removed.")
+    return redirect("integrations:warehouse")

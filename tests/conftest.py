@@ -1,7 +1,9 @@
 """Shared fixtures: real Redis and RQ worker, the Shopify sandbox, a stream receiver."""
 
 import django_rq
+import psycopg
 import pytest
+from django.conf import settings as django_settings
 from rq.scheduler import RQScheduler
 from rq.worker import SimpleWorker
 
@@ -128,3 +130,51 @@ def tutorial_installed(
         end_user=end_user, integration=integration, connection=connection
     )
     return integration
+
+
+def _warehouse_admin() -> psycopg.Connection:
+    server = django_settings.DATABASES["default"]
+    return psycopg.connect(
+        host=server["HOST"] or "127.0.0.1",
+        port=server["PORT"] or 5432,
+        user=server["USER"],
+        password=server["PASSWORD"],
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def warehouse_database() -> str:
+    """Create this checkout's warehouse database for the session; return its URL."""
+    name = django_settings.WAREHOUSE_TEST_DATABASE
+    server = django_settings.DATABASES["default"]
+    with _warehouse_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    password = f":{server['PASSWORD']}" if server["PASSWORD"] else ""
+    address = f"{server['HOST'] or '127.0.0.1'}:{server['PORT'] or 5432}"
+    yield f"postgresql://{server['USER']}{password}@{address}/{name}"
+    with _warehouse_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def warehouse_url(warehouse_database) -> str:
+    """The warehouse database's URL, its public schema emptied for this test."""
+    with psycopg.connect(warehouse_database, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+    return warehouse_database
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    """Return a function that runs one query on the warehouse and fetches all rows."""
+
+    def query(statement: str, params=None) -> list[tuple]:
+        with psycopg.connect(warehouse_url, autocommit=True) as connection:
+            cursor = connection.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    return query

@@ -20,5 +20,7 @@ from alloy.settings import *  # noqa: F403
 # database unless REDIS_URL differs.
 _checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": f"test_alloy_{_checkout}"}  # noqa: F405
+# The database that plays a customer's warehouse in the warehouse tests.
+WAREHOUSE_TEST_DATABASE = f"alloy_test_warehouse_{_checkout}"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from jmespath.exceptions import JMESPathError
 
 from alloy.jsonbody import first_unstorable, json_storable
 from connectors import registry
@@ -218,10 +219,65 @@ def _execute_step(
 def step_input_build(step: StepPlan, context: dict) -> dict:
     """Evaluate a step's mappings on the run context and check the input's schema.
 
+    With ``rows_from`` in the block's config (a JMESPath expression that
+    yields an array), the mappings are evaluated once per item, with the item
+    as ``item`` in the context, and the input is ``{"rows": [input, ...]}``.
     Raises StepFailed naming every mapping that failed, every input field the
     action's schema rejects, or a value the database could not store. Calls
     nothing outside the process.
     """
+    rows_from = step.config.get("rows_from")
+    if rows_from:
+        items = _rows_from_items(rows_from, context)
+        rows = [
+            _input_build(step, {**context, "item": item}, prefix=f"rows[{index}].")
+            for index, item in enumerate(items)
+        ]
+        return {"rows": rows}
+    return _input_build(step, context)
+
+
+def _rows_from_items(expression: str, context: dict) -> list:
+    try:
+        items = mapping.compile_expression(expression).search(context)
+    except (
+        mapping.ExpressionSyntaxError,
+        JMESPathError,
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as exc:
+        items = exc
+    if isinstance(items, list):
+        return items
+    reason = (
+        f"cannot be evaluated: {items}"
+        if isinstance(items, Exception)
+        else f"gave {_json_type_name(items)}, not an array"
+    )
+    message = f"rows_from {expression!r} {reason}; map it to an array of items."
+    raise StepFailed(
+        {
+            "code": "rows_from_not_array",
+            "message": message,
+            "fields": [{"path": "$.config.rows_from", "message": message}],
+        }
+    )
+
+
+def _json_type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def _input_build(step: StepPlan, context: dict, prefix: str = "") -> dict:
     step_input, failures = mapping.evaluate(
         list(step.mappings), context, required=step.required
     )
@@ -229,8 +285,10 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
         raise StepFailed(
             {
                 "code": "mapping_failed",
-                "message": "; ".join(f"{f.target}: {f.message}" for f in failures),
-                "fields": [f.as_field() for f in failures],
+                "message": "; ".join(
+                    f"{prefix}{f.target}: {f.message}" for f in failures
+                ),
+                "fields": [_prefixed(f.as_field(), prefix) for f in failures],
             },
             step_input,
         )
@@ -241,7 +299,10 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
         )
         if errors:
             fields = [
-                {"path": json_path(error.absolute_path), "message": error.message}
+                _prefixed(
+                    {"path": json_path(error.absolute_path), "message": error.message},
+                    prefix,
+                )
                 for error in errors
             ]
             raise StepFailed(
@@ -259,15 +320,23 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
         # Checked before the call, so that no side effect happens for a step
         # whose record the database would reject.
         path, message = unstorable
+        field = _prefixed({"path": path, "message": message}, prefix)
         raise StepFailed(
             {
                 "code": "invalid_step_input",
-                "message": f"{path}: {message}",
-                "fields": [{"path": path, "message": message}],
+                "message": f"{field['path']}: {message}",
+                "fields": [field],
             },
             json_storable(step_input),
         )
     return step_input
+
+
+def _prefixed(field: dict[str, str], prefix: str) -> dict[str, str]:
+    """Put a per-item input's field under its row, as ``$.rows[2].values.sku``."""
+    if not prefix:
+        return field
+    return {**field, "path": "$." + prefix + field["path"].removeprefix("$.")}
 
 
 def _action_context(
@@ -280,6 +349,7 @@ def _action_context(
             credentials={"signing_secret": run.workspace.signing_secret},
             idempotency_key=idempotency_key,
             outcome_unknown=outcome_unknown,
+            config=step.config,
         )
     connection = None
     if run.installation and run.installation.connection.app == step.connector:
@@ -290,12 +360,19 @@ def _action_context(
             .order_by("-created_at")
             .first()
         )
+    if connection is None:
+        # The author's connection for the whole workspace, such as its
+        # warehouse, serves end users who have none of their own.
+        connection = Connection.objects.filter(
+            workspace_id=run.workspace_id, end_user__isnull=True, app=step.connector
+        ).first()
     if connection is None or connection.status != Connection.Status.ACTIVE:
         raise StepFailed(
             {
                 "code": "connection_missing",
                 "message": f"End user {run.end_user.external_id!r} has no active "
-                f"{step.connector} connection; connect the account and replay the run.",
+                f"{step.connector} connection, and the workspace has none; connect "
+                "the account and replay the run.",
                 "fields": [],
             }
         )
@@ -304,6 +381,7 @@ def _action_context(
         credentials=connection.credential_data,
         idempotency_key=idempotency_key,
         outcome_unknown=outcome_unknown,
+        config=step.config,
     )
 
 

@@ -277,11 +277,17 @@ def mapping_value_error(kind: str, value: Any) -> str:
     return ""
 
 
-def action_targets(action: registry.Action) -> list[tuple[str, dict, bool]]:
+def action_targets(
+    action: registry.Action, config: dict | None = None
+) -> list[tuple[str, dict, bool]]:
     """List the inputs a mapping can set, as ``(target, schema, required)``.
 
-    An object input's own fields are listed too, as ``customer.email``.
+    An object input's own fields are listed too, as ``customer.email``. An
+    action whose targets follow its block's config (a warehouse step's
+    columns) lists those.
     """
+    if action.input_targets is not None:
+        return action.input_targets(config or {})
     required = set(action.required_inputs)
     targets = []
     for name, schema in action.input_schema.get("properties", {}).items():
@@ -295,9 +301,16 @@ def action_targets(action: registry.Action) -> list[tuple[str, dict, bool]]:
 class MappingForm(forms.Form):
     """One kind and value per input of an action."""
 
-    def __init__(self, *args, action: registry.Action, current: dict, **kwargs):
+    def __init__(
+        self,
+        *args,
+        action: registry.Action,
+        current: dict,
+        config: dict | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.targets = action_targets(action)
+        self.targets = action_targets(action, config)
         for target, schema, required in self.targets:
             kind, value = current.get(target, ("", ""))
             label = target + (" (required)" if required else "")

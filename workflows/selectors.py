@@ -2,7 +2,7 @@
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,8 @@ class StepPlan:
     required: frozenset[str]
     input_validator: Validator | None
     retry: RetryPolicy
+    # The block's config, passed to the action (e.g. a warehouse table).
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ def _build_plan(version_id: int) -> VersionPlan:
                 required=required,
                 input_validator=validator,
                 retry=policy_from_config(block.config.get("retry")),
+                config=block.config,
             )
         )
     trigger_block = blocks[0]

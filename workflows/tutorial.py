@@ -1,9 +1,17 @@
-"""The getting-started integration: Shopify with four workflows, built by services.
+"""The getting-started integrations, built by services.
+
+The tutorial's Shopify integration has four workflows:
 
 1. Custom event ``order_requested`` -> Shopify Create Order.
 2. Shopify Order Created -> the author's server (stream execution data URL).
 3. Custom event ``customer_button_clicked`` -> Shopify Add Customer Tags.
 4. Shopify Customer Created -> the author's server.
+
+The warehouse integration, the getting-started overview's example, has three:
+
+1. Shopify Order Created -> upsert the order, and one row per line item.
+2. Shopify Customer Created -> upsert the customer.
+3. Custom event ``vip_button_clicked`` -> Shopify Add Customer Tags.
 """
 
 from integrations.models import Integration, Workspace
@@ -161,6 +169,151 @@ def _add_action(
     draft = workflow.versions.get()
     block = versions.action_add(
         version=draft, key=key, connector="shopify", operation=operation
+    )
+    for target, kind, value in mappings:
+        versions.mapping_set(block=block, target=target, kind=kind, value=value)
+
+
+WAREHOUSE_ORDERS = {
+    "table": "shopify_orders",
+    "columns": [
+        {"name": "order_id", "type": "bigint"},
+        {"name": "name", "type": "text"},
+        {"name": "email", "type": "text"},
+        {"name": "total_price", "type": "numeric"},
+        {"name": "currency", "type": "text"},
+        {"name": "created_at", "type": "timestamptz"},
+        {"name": "updated_at", "type": "timestamptz"},
+        {"name": "shipping_address", "type": "jsonb"},
+    ],
+    "key": ["order_id"],
+    "version_column": "updated_at",
+}
+WAREHOUSE_ORDERS_MAPPINGS = [
+    ("values.order_id", "expression", "event.id"),
+    ("values.name", "expression", "event.name"),
+    ("values.email", "expression", "event.email"),
+    ("values.total_price", "expression", "event.total_price"),
+    ("values.currency", "expression", "event.currency"),
+    ("values.created_at", "expression", "event.created_at"),
+    ("values.updated_at", "expression", "event.updated_at"),
+    ("values.shipping_address", "expression", "event.shipping_address"),
+]
+WAREHOUSE_ORDER_LINES = {
+    "table": "shopify_order_lines",
+    "columns": [
+        {"name": "line_item_id", "type": "bigint"},
+        {"name": "order_id", "type": "bigint"},
+        {"name": "title", "type": "text"},
+        {"name": "quantity", "type": "bigint"},
+        {"name": "price", "type": "numeric"},
+    ],
+    "key": ["line_item_id"],
+    "rows_from": "event.line_items",
+}
+WAREHOUSE_ORDER_LINES_MAPPINGS = [
+    ("values.line_item_id", "expression", "item.id"),
+    ("values.order_id", "expression", "event.id"),
+    ("values.title", "expression", "item.title"),
+    ("values.quantity", "expression", "item.quantity"),
+    ("values.price", "expression", "item.price"),
+]
+WAREHOUSE_CUSTOMERS = {
+    "table": "shopify_customers",
+    "columns": [
+        {"name": "customer_id", "type": "bigint"},
+        {"name": "email", "type": "text"},
+        {"name": "first_name", "type": "text"},
+        {"name": "last_name", "type": "text"},
+        {"name": "created_at", "type": "timestamptz"},
+        {"name": "updated_at", "type": "timestamptz"},
+    ],
+    "key": ["customer_id"],
+    "version_column": "updated_at",
+}
+WAREHOUSE_CUSTOMERS_MAPPINGS = [
+    ("values.customer_id", "expression", "event.id"),
+    ("values.email", "expression", "event.email"),
+    ("values.first_name", "expression", "event.first_name"),
+    ("values.last_name", "expression", "event.last_name"),
+    ("values.created_at", "expression", "event.created_at"),
+    ("values.updated_at", "expression", "event.updated_at"),
+]
+VIP_CLICKED_SAMPLE = {
+    "email": "jane.doe@example.com",
+    "button": "vip",
+    "tags": ["acme-vip"],
+}
+
+
+def warehouse_integration_create(
+    *, workspace: Workspace, published_by: str = "demo"
+) -> Integration:
+    """Create the warehouse integration, released and published.
+
+    Shopify orders and new customers go to the warehouse, and a button click
+    tags a customer. The warehouse steps write through the end user's own
+    warehouse connection, or else the workspace's, and create their tables on
+    the first run.
+    """
+    integration = integration_create(
+        workspace=workspace,
+        name="Shopify to warehouse",
+        app="shopify",
+        description="Shopify orders and customers in Acme Co's warehouse.",
+    )
+    orders = versions.workflow_create(
+        integration=integration,
+        name="Send Shopify orders to the warehouse",
+        trigger_connector="shopify",
+        trigger_operation="order_created",
+    )
+    _add_warehouse_step(orders, "orders", WAREHOUSE_ORDERS, WAREHOUSE_ORDERS_MAPPINGS)
+    _add_warehouse_step(
+        orders, "order_lines", WAREHOUSE_ORDER_LINES, WAREHOUSE_ORDER_LINES_MAPPINGS
+    )
+    customers = versions.workflow_create(
+        integration=integration,
+        name="Send new Shopify customers to the warehouse",
+        trigger_connector="shopify",
+        trigger_operation="customer_created",
+    )
+    _add_warehouse_step(
+        customers, "customers", WAREHOUSE_CUSTOMERS, WAREHOUSE_CUSTOMERS_MAPPINGS
+    )
+    tag_vip = versions.workflow_create(
+        integration=integration,
+        name="Tag customer as VIP on button click",
+        trigger_connector="custom",
+        trigger_operation="custom_event",
+        trigger_config={
+            "event_name": "vip_button_clicked",
+            "schema": BUTTON_CLICKED_SCHEMA,
+            "sample": VIP_CLICKED_SAMPLE,
+        },
+    )
+    _add_action(
+        tag_vip,
+        "tag_customer",
+        "add_customer_tags",
+        [("email", "expression", "event.email"), ("tags", "expression", "event.tags")],
+    )
+    for workflow in (orders, customers, tag_vip):
+        version = workflow.versions.get()
+        versions.version_release(version=version, released_by=published_by)
+        versions.version_publish(version=version, published_by=published_by)
+    return integration
+
+
+def _add_warehouse_step(
+    workflow: Workflow, key: str, config: dict, mappings: list[tuple]
+) -> None:
+    block = versions.action_add(
+        version=workflow.versions.get(),
+        key=key,
+        connector="warehouse",
+        operation="upsert_rows",
+        config=config,
     )
     for target, kind, value in mappings:
         versions.mapping_set(block=block, target=target, kind=kind, value=value)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from workflows.views import editor, runs, schedules, versions
+from workflows.views import editor, runs, schedules, step_config, versions
 
 app_name = "workflows"
 
@@ -40,6 +40,11 @@ urlpatterns = [
     ),
     path("versions/<int:version_id>/test", versions.version_test, name="version-test"),
     path("steps/<int:block_id>/mappings", editor.mappings_save, name="mappings-save"),
+    path(
+        "steps/<int:block_id>/config",
+        step_config.step_config_save,
+        name="step-config-save",
+    ),
     path(
         "steps/<int:block_id>/preview",
         editor.mapping_preview_view,

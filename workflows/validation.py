@@ -181,9 +181,52 @@ def check_version(blocks: list[Block]) -> list[Problem]:
                 }
             )
             continue
-        problems.extend(_check_mappings(block, action, root, label))
+        problems.extend(_check_config(block, action, label))
+        problems.extend(_check_rows_from(block, root, label))
+        problems.extend(_check_mappings(block, action, _block_root(block, root), label))
         root["properties"]["steps"]["properties"][block.key] = action.output_schema
     return problems
+
+
+def _check_config(block: Block, action: registry.Action, label: str) -> list[Problem]:
+    """Return the problems of a block's config, as its action checks them."""
+    if action.config_problems is None:
+        return []
+    targets = [m.target for m in block.mappings.all()]
+    return [
+        {
+            "path": label + problem["path"].removeprefix("$"),
+            "message": problem["message"],
+        }
+        for problem in action.config_problems(block.config, targets)
+    ]
+
+
+def _check_rows_from(block: Block, root: dict, label: str) -> list[Problem]:
+    rows_from = block.config.get("rows_from")
+    if not rows_from or not isinstance(rows_from, str):
+        return []
+    try:
+        expression = mapping.compile_expression(rows_from)
+    except mapping.ExpressionSyntaxError:
+        # The action's own config check reports the syntax error.
+        return []
+    return _check_references(expression, root, f"{label}.config.rows_from")
+
+
+def _block_root(block: Block, root: dict) -> dict:
+    """Add ``item``, the element of the block's ``rows_from`` array, to the context."""
+    rows_from = block.config.get("rows_from")
+    if not rows_from or not isinstance(rows_from, str):
+        return root
+    try:
+        expression = mapping.compile_expression(rows_from)
+    except mapping.ExpressionSyntaxError:
+        return root
+    unknown: list[str] = []
+    array = _resolve(expression.parsed, root, "", unknown)
+    properties = {**root["properties"], "item": _items(array)}
+    return {**root, "properties": properties}
 
 
 def _check_trigger(trigger: Block) -> list[Problem]:

@@ -70,7 +70,8 @@ class ConnectionInputSerializer(serializers.Serializer):
     app = StrictCharField(max_length=64)
     account_id = StrictCharField(max_length=255)
     credentials = serializers.DictField(
-        help_text='The app\'s credentials, such as {"access_token": ...}.'
+        help_text='The app\'s credentials, such as {"access_token": ...} for '
+        'Shopify, or {"url": "postgresql://..."} for a warehouse.'
     )
 
 

@@ -17,21 +17,10 @@ from django.db import connections
 
 from integrations import services as integration_services
 from integrations.models import Integration
-from tests.builder.conftest import make_author
+from tests.builder.conftest import CHROMIUM, make_author
 from tests.conftest import SHOP_DOMAIN
 from workflows.models import Run, Workflow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "browser"
 PASSWORD = "correct-horse-battery"
 ORDER_SAMPLE = {
@@ -101,29 +90,6 @@ def wait_for_runs(rq_worker, workflow: Workflow, count: int) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"{workflow.name} has fewer than {count} finished runs")
-
-
-@pytest.fixture
-def server(settings, monkeypatch, live_server):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls
-    # the test makes between browser steps are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.PUBLIC_BASE_URL = live_server.url
-    return live_server
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(15000)
-        yield page
-        browser.close()
 
 
 def build_order_workflow(tour: Tutorial) -> None:

@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from jmespath.exceptions import JMESPathError
+
 from connectors import registry
 from integrations.models import Connection, EndUser
 from workflows import engine, mapping, selectors
@@ -90,7 +92,18 @@ def _preview_context(version: WorkflowVersion, before_position: int) -> dict:
     for block in version.blocks.filter(position__gt=0, position__lt=before_position):
         action = registry.action_get(block.connector, block.operation)
         steps[block.key] = example_from_schema(action.output_schema if action else {})
-    return {"event": version_sample(version), "steps": steps, "user": SAMPLE_USER}
+    context = {"event": version_sample(version), "steps": steps, "user": SAMPLE_USER}
+    block = version.blocks.filter(position=before_position).first()
+    rows_from = block.config.get("rows_from") if block else None
+    if isinstance(rows_from, str) and rows_from.strip():
+        # A step that writes one row per item previews its first item.
+        try:
+            items = mapping.compile_expression(rows_from).search(context)
+        except (mapping.ExpressionSyntaxError, JMESPathError, ValueError, TypeError):
+            items = None
+        if isinstance(items, list) and items:
+            context["item"] = items[0]
+    return context
 
 
 def mapping_preview(
@@ -172,7 +185,9 @@ def version_test_run(
         else:
             try:
                 outcome.output = action.execute(
-                    _test_context(version, action, connection, f"{run_key}-{step.key}"),
+                    _test_context(
+                        version, action, connection, f"{run_key}-{step.key}", step
+                    ),
                     outcome.input,
                 )
             except registry.ActionError as exc:
@@ -196,6 +211,7 @@ def _test_context(
     action: registry.Action,
     connection: Connection,
     key: str,
+    step: selectors.StepPlan,
 ) -> registry.ActionContext:
     idempotency_key = f"alloy-test-{key}"
     if not action.requires_connection:
@@ -204,11 +220,13 @@ def _test_context(
             account_id="",
             credentials={"signing_secret": workspace.signing_secret},
             idempotency_key=idempotency_key,
+            config=step.config,
         )
     return registry.ActionContext(
         account_id=connection.account_id,
         credentials=connection.credential_data,
         idempotency_key=idempotency_key,
+        config=step.config,
     )
 
 

@@ -228,21 +228,27 @@ def action_add(
     connector: str,
     operation: str,
     retry: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Block:
     """Append an action block to a draft.
 
     ``retry`` overrides the default retry policy for this step with any of
     ``max_attempts``, ``base_delay_seconds`` and ``max_delay_seconds``.
+    ``config`` holds the settings of an action configured beyond its
+    mappings, such as a warehouse table; ValidationError lists its problems.
     """
     _lock_draft(version.pk)
     problems = retry_policy_problems(retry, path="$.config.retry")
     if problems:
         raise ValidationError("The retry policy is invalid.", fields=problems)
-    if registry.action_get(connector, operation) is None:
+    action = registry.action_get(connector, operation)
+    if action is None:
         raise ValidationError(
             f"Unknown action {connector}.{operation}.",
             fields=[{"path": "$.operation", "message": "Unknown action."}],
         )
+    if config:
+        _reject_config_problems(action, config)
     if not BLOCK_KEY_PATTERN.match(key) or key == TRIGGER_KEY:
         raise ValidationError(
             f"{key!r} is not a block key: use lower-case letters, digits and _, "
@@ -262,8 +268,46 @@ def action_add(
         key=key,
         connector=connector,
         operation=operation,
-        config={"retry": retry} if retry else {},
+        config={**(config or {}), **({"retry": retry} if retry else {})},
     )
+
+
+def _reject_config_problems(action: registry.Action, config: dict[str, Any]) -> None:
+    _reject_unstorable(config, field="config", label="The config")
+    if action.config_problems is None:
+        raise ValidationError(
+            f"{action.title} takes no config; map its inputs instead.",
+            fields=[{"path": "$.config", "message": "Not accepted."}],
+        )
+    # Mapping problems wait for the release: the mappings come after the config.
+    problems = [
+        problem
+        for problem in action.config_problems(config, [])
+        if problem["path"].startswith("$.config")
+    ]
+    if problems:
+        raise ValidationError(
+            "The step's config is invalid: "
+            + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            fields=problems,
+        )
+
+
+@transaction.atomic
+def action_config_set(*, block: Block, config: dict[str, Any]) -> Block:
+    """Replace a draft action's config, keeping its retry policy.
+
+    Raises ValidationError listing each problem of the config, by path.
+    """
+    _lock_draft(block.version_id)
+    action = registry.action_get(block.connector, block.operation)
+    if action is None or block.kind != Block.Kind.ACTION:
+        raise ValidationError(f"{block.key} is not an action with a config.")
+    _reject_config_problems(action, config)
+    retry = block.config.get("retry")
+    block.config = {**config, **({"retry": retry} if retry else {})}
+    block.save(update_fields=["config", "updated_at"])
+    return block
 
 
 @transaction.atomic

@@ -29,6 +29,7 @@ from workflows.services.test_runs import (
     version_sample,
 )
 from workflows.views.schedules import schedule_context
+from workflows.warehouse_forms import WarehouseStepForm, step_config_form
 
 FIELD_PREFIX = "field"
 # The trigger form field that shows a service error, by the error's path.
@@ -134,6 +135,7 @@ def editor_render(
     field_formset=None,
     add_form: ActionAddForm | None = None,
     mapping_form: MappingForm | None = None,
+    config_form: WarehouseStepForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     blocks = list(version.blocks.prefetch_related("mappings").order_by("position"))
@@ -162,8 +164,10 @@ def editor_render(
         action = registry.action_get(block.connector, block.operation)
         if action is not None:
             form = mapping_form or MappingForm(
-                action=action, current=_current_mappings(block)
+                action=action, current=_current_mappings(block), config=block.config
             )
+            if action.config_problems is not None:
+                context["config_form"] = config_form or step_config_form(block)
             sources = mapping_sources(version, block.position)
             context.update(
                 action=action,
@@ -193,6 +197,8 @@ def _block_summary(block: Block) -> dict:
         detail = f"{block.config.get('cron', '')} ({block.config.get('timezone', '')})"
     elif block.config.get("stream_url"):
         detail = f"streams to {block.config['stream_url']}"
+    elif block.config.get("table"):
+        detail = f"writes to {block.config['table']}"
     app = connector.title if connector else block.connector
     title = definition.title if definition else block.operation
     return {
@@ -404,7 +410,12 @@ def mappings_save(request: HttpRequest, block_id: int) -> HttpResponse:
     action = registry.action_get(block.connector, block.operation)
     if action is None or block.kind != Block.Kind.ACTION:
         return not_found(request, "action step")
-    form = MappingForm(request.POST, action=action, current=_current_mappings(block))
+    form = MappingForm(
+        request.POST,
+        action=action,
+        current=_current_mappings(block),
+        config=block.config,
+    )
     if form.is_valid():
         try:
             versions.block_mappings_replace(block=block, mappings=form.mappings())

@@ -1,4 +1,8 @@
-"""Run the getting-started integration end to end against the local Shopify sandbox."""
+"""Run the getting-started integrations end to end against the local Shopify sandbox.
+
+The tutorial's integration calls the sandbox and streams to a local receiver;
+the warehouse integration writes Shopify orders and customers to PostgreSQL.
+"""
 
 import json
 import logging
@@ -9,32 +13,41 @@ import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import requests
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from alloy import jobs
+from alloy.demo_warehouse import warehouse_database_create, warehouse_rows
+from alloy.errors import ApplicationError
 from alloy.server import BackgroundServer
 from connectors.http.receiver import StreamReceiver
 from connectors.shopify.sandbox import ShopifySandbox
+from connectors.warehouse.connection_url import WarehouseURLError, redact
 from integrations import services as integration_services
 from workflows.models import Run
 from workflows.tutorial import (
     BUTTON_CLICKED_SAMPLE,
     ORDER_REQUESTED_SAMPLE,
+    VIP_CLICKED_SAMPLE,
     tutorial_integration_create,
+    warehouse_integration_create,
 )
 
 EXPECTED_RUNS = 4
+# The warehouse integration's runs: an order, a customer and the VIP tag.
+EXPECTED_WAREHOUSE_RUNS = 3
 EXPECTED_STREAM_DELIVERIES = 2
 
 
 class Command(BaseCommand):
     help = (
-        "Build the tutorial's Shopify integration, send its two custom events, and "
-        "print every run, the sandbox shop's orders and tags, and the stream "
-        "deliveries. Exits 1 if any of it did not happen."
+        "Build the tutorial's Shopify integration and the warehouse "
+        "integration, send their custom events, and print every run, the sandbox "
+        "shop's orders and tags, the stream deliveries and the warehouse rows. "
+        "Exits 1 if any of it did not happen."
     )
 
     def add_arguments(self, parser):
@@ -44,8 +57,17 @@ class Command(BaseCommand):
             default=60.0,
             help="Seconds to wait for the runs and deliveries (default 60).",
         )
+        parser.add_argument(
+            "--warehouse-url",
+            default=settings.DEMO_WAREHOUSE_URL,
+            help="The PostgreSQL database the warehouse workflows write to, "
+            "created if missing (default: DEMO_WAREHOUSE_URL, "
+            "postgresql://postgres@127.0.0.1:5432/alloy_demo_warehouse).",
+        )
 
-    def handle(self, *args, timeout: float, verbosity: int, **options):
+    def handle(
+        self, *args, timeout: float, verbosity: int, warehouse_url: str, **options
+    ):
         if verbosity < 2:
             # The report printed below is the demo's output; -v 2 adds every log line.
             logging.getLogger().setLevel(logging.WARNING)
@@ -53,6 +75,8 @@ class Command(BaseCommand):
             raise CommandError(f"--timeout must be a positive number, not {timeout}.")
         self.timeout = timeout
         self.verbosity = verbosity
+        self.warehouse_url = warehouse_url
+        self.expected_runs = EXPECTED_RUNS
         self.failures: list[str] = []
         # A fresh workspace and shop on every run, so that a second demo on the
         # same database never delivers webhooks to an earlier demo's workspace.
@@ -129,25 +153,40 @@ class Command(BaseCommand):
         integration_services.installation_create(
             end_user=end_user, integration=integration, connection=connection
         )
+        warehouse_ready = self._warehouse_connect(workspace)
+        integrations = [integration]
+        if warehouse_ready:
+            to_warehouse = warehouse_integration_create(workspace=workspace)
+            integration_services.installation_create(
+                end_user=end_user, integration=to_warehouse, connection=connection
+            )
+            integrations.append(to_warehouse)
+            self.expected_runs += EXPECTED_WAREHOUSE_RUNS
         self._heading("Set-up")
         self._say(
             f"workspace {workspace.slug}, API key {api_key[:12]}..., "
             "end user merchant-42"
         )
-        for workflow in integration.workflows.select_related("published_version"):
-            self._say(
-                f"  published v{workflow.published_version.number}: {workflow.name}"
-            )
+        for installed in integrations:
+            self._say(f"integration {installed.name}")
+            for workflow in installed.workflows.select_related("published_version"):
+                self._say(
+                    f"  published v{workflow.published_version.number}: {workflow.name}"
+                )
         shop = sandbox.shop(self.shop_domain)
         topics = sorted(s["topic"] for s in shop.webhook_subscriptions)
-        self._say(f"  webhook subscriptions in the shop: {', '.join(topics)}")
+        self._say(f"webhook subscriptions in the shop: {', '.join(topics)}")
 
         self._heading("Events from Acme Co's app")
         self._send(server, api_key, "order_requested", ORDER_REQUESTED_SAMPLE)
         self._wait_for_runs(workspace, 1, "the order run")
         self._send(server, api_key, "customer_button_clicked", BUTTON_CLICKED_SAMPLE)
+        if warehouse_ready:
+            self._send(server, api_key, "vip_button_clicked", VIP_CLICKED_SAMPLE)
 
-        self._wait_for_runs(workspace, EXPECTED_RUNS, "all four runs")
+        self._wait_for_runs(
+            workspace, self.expected_runs, f"all {self.expected_runs} runs"
+        )
         if not receiver.wait_for(EXPECTED_STREAM_DELIVERIES, timeout=self.timeout):
             self.failures.append(
                 f"expected {EXPECTED_STREAM_DELIVERIES} stream deliveries, "
@@ -155,10 +194,42 @@ class Command(BaseCommand):
             )
         if settings.JOBS_IN_PROCESS:
             jobs.wait_for_in_process_jobs(timeout=self.timeout)
-        self._report_shop(sandbox)
+        self._report_shop(sandbox, warehouse_ready)
         self._report_runs(workspace)
         self._report_deliveries(receiver)
+        if warehouse_ready:
+            self._report_warehouse(sandbox)
         receiver.stop()
+
+    def _warehouse_connect(self, workspace) -> bool:
+        """Create the demo's warehouse database and connect the workspace to it.
+
+        Returns False, saying why, when PostgreSQL cannot be reached, so that
+        the demo runs without the warehouse workflows.
+        """
+        self._heading("Warehouse")
+        safe_url = redact(self.warehouse_url)
+        try:
+            created = warehouse_database_create(self.warehouse_url)
+            integration_services.warehouse_connection_set(
+                workspace=workspace, url=self.warehouse_url
+            )
+        except (WarehouseURLError, psycopg.Error, ApplicationError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  PostgreSQL at {safe_url} cannot be reached, so the warehouse "
+                    f"workflows are skipped: {reason}"
+                )
+            )
+            self._say(
+                "Start PostgreSQL on 127.0.0.1:5432, or pass --warehouse-url, to "
+                "include them."
+            )
+            return False
+        state = "created" if created else "exists"
+        self._say(f"warehouse {safe_url} (database {state}), the workspace's")
+        return True
 
     def _send(
         self, server: BackgroundServer, api_key: str, name: str, data: dict
@@ -187,7 +258,7 @@ class Command(BaseCommand):
             time.sleep(0.1)
         self.failures.append(f"timed out waiting for {what}")
 
-    def _report_shop(self, sandbox: ShopifySandbox) -> None:
+    def _report_shop(self, sandbox: ShopifySandbox, warehouse_ready: bool) -> None:
         shop = sandbox.shop(self.shop_domain)
         self._heading("In the Shopify sandbox")
         if not shop.orders:
@@ -201,9 +272,12 @@ class Command(BaseCommand):
                 f"order {order['name']} id={order['id']} {order['email']} "
                 f"total {order['total_price']} {order['currency']}: {items}"
             )
-        tagged = [c for c in shop.customers if "acme-upgrade-clicked" in _tags(c)]
-        if not tagged:
-            self.failures.append("no customer carries the tag acme-upgrade-clicked")
+        expected_tags = ["acme-upgrade-clicked"]
+        if warehouse_ready:
+            expected_tags.append("acme-vip")
+        for tag in expected_tags:
+            if not any(tag in _tags(c) for c in shop.customers):
+                self.failures.append(f"no customer carries the tag {tag}")
         for customer in shop.customers:
             self._say(
                 f"customer id={customer['id']} {customer['email']} "
@@ -228,8 +302,10 @@ class Command(BaseCommand):
             .prefetch_related("steps", "stream_deliveries")
             .order_by("pk")
         )
-        if runs.count() != EXPECTED_RUNS:
-            self.failures.append(f"expected {EXPECTED_RUNS} runs, found {runs.count()}")
+        if runs.count() != self.expected_runs:
+            self.failures.append(
+                f"expected {self.expected_runs} runs, found {runs.count()}"
+            )
         for run in runs:
             self._say(
                 f"run #{run.pk} {run.workflow.name} v{run.version.number} "
@@ -270,6 +346,20 @@ class Command(BaseCommand):
             self.failures.append(
                 f"expected deliveries to orders and customers, got {paths}"
             )
+
+    def _report_warehouse(self, sandbox: ShopifySandbox) -> None:
+        shop = sandbox.shop(self.shop_domain)
+        self._heading(f"In the warehouse {redact(self.warehouse_url)}")
+        rows = warehouse_rows(
+            self.warehouse_url,
+            order_ids=[order["id"] for order in shop.orders],
+            customer_ids=[customer["id"] for customer in shop.customers],
+        )
+        for table, table_rows in rows.items():
+            if not table_rows:
+                self.failures.append(f"the warehouse table {table} has no demo rows")
+            for row in table_rows:
+                self._say(f"{table}: {' | '.join(_cell(value) for value in row)}")
 
     def _start_worker(self, sandbox: ShopifySandbox, server: BackgroundServer):
         self._say(
@@ -324,3 +414,10 @@ def _tags(resource: dict) -> list[str]:
 
 def _shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _cell(value) -> str:
+    """Show a warehouse value as PostgreSQL stores it: exact numbers, UTC times."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
