@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from tests.builder.conftest import make_author
-from tests.builder.test_browser import (  # noqa: F401 - fixtures
-    ARTIFACTS,
-    CHROMIUM,
-    PASSWORD,
-    browser_page,
-    server,
-)
+from tests.builder.conftest import CHROMIUM, make_author
+from tests.builder.test_browser import ARTIFACTS, PASSWORD
 from workflows.models import Block, Workflow
 
 pytestmark = [
@@ -26,7 +20,7 @@ pytestmark = [
 SHOTS = Path(ARTIFACTS).parent / "schedule"
 
 
-def test_schedule_trigger_in_browser(server, browser_page, workspace):  # noqa: F811
+def test_schedule_trigger_in_browser(server, browser_page, workspace):
     page = browser_page
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
