@@ -11,4 +11,5 @@ class ConnectorsConfig(AppConfig):
         # Importing a connector package registers it.
         import connectors.custom
         import connectors.http
+        import connectors.logic
         import connectors.shopify  # noqa: F401

@@ -86,6 +86,8 @@ class Action:
     output_schema: JSONSchema
     execute: Callable[[ActionContext, dict[str, Any]], dict[str, Any]]
     requires_connection: bool = True
+    # Return the input as the step record keeps it, with credentials hidden.
+    redact_input: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def required_inputs(self) -> list[str]:
