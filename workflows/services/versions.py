@@ -337,7 +337,7 @@ def _check_place(
     if branch not in lists:
         raise ValidationError(
             f"{parent.key} has the lists {', '.join(lists)}, not {branch!r}.",
-            fields=[{"path": "$.branch", "message": "Unknown list."}],
+            fields=[{"path": "$.branch", "message": f"Use {' or '.join(lists)}."}],
         )
     by_id = {b.pk: b for b in tree}
     ancestor: Block | None = parent
