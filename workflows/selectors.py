@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncHour
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
@@ -19,6 +19,7 @@ from workflows.models import (
     FieldMapping,
     InstalledVersion,
     Run,
+    RunStep,
     Workflow,
     WorkflowVersion,
 )
@@ -277,11 +278,12 @@ def run_filter(
 
 
 def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
+    steps = RunStep.objects.select_related("block__parent")
     return (
         Run.objects.select_related(
             "workflow__integration", "version", "event", "end_user"
         )
-        .prefetch_related("steps", "stream_deliveries")
+        .prefetch_related(Prefetch("steps", queryset=steps), "stream_deliveries")
         .filter(workspace=workspace, pk=run_id)
         .first()
     )

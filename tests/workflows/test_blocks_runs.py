@@ -521,3 +521,56 @@ def test_delay_resumes_in_process(publish, workspace, settings):
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCEEDED
     assert run.steps.get(key="after").output == {"email": "jane@example.com"}
+
+
+def test_api_run_shows_items_and_lists(publish, workspace, rq_worker, client, api_key):
+    def blocks(draft):
+        check = add(
+            draft, "check", "logic.branch", config={"condition": "event.line_items"}
+        )
+        loop = add(
+            draft,
+            "lines",
+            "logic.for_each",
+            parent=check,
+            branch="then",
+            config={"items": "event.line_items"},
+        )
+        add(
+            draft,
+            "line",
+            "utility.transform",
+            parent=loop,
+            branch="body",
+            maps=[("title", "expression", "item.title")],
+        )
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace))
+    response = client.get(
+        f"/api/v1/runs/{run.pk}", HTTP_AUTHORIZATION=f"Bearer {api_key}"
+    )
+    steps = response.json()["steps"]
+    summary = [(s["key"], s["parent"], s["branch"], s["item_index"]) for s in steps]
+    assert response.status_code == 200
+    assert summary == [
+        ("trigger", None, "", None),
+        ("check", None, "", None),
+        ("lines", "check", "then", None),
+        ("line", "lines", "body", 0),
+        ("line", "lines", "body", 1),
+        ("line", "lines", "body", 2),
+    ]
+
+
+def test_api_lists_filtered_runs(publish, workspace, rq_worker, client, api_key):
+    def blocks(draft):
+        add(draft, "only", "logic.filter", config={"condition": "event.total > `100`"})
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace, {**ORDER, "total": 1}))
+    response = client.get(
+        "/api/v1/runs?status=filtered", HTTP_AUTHORIZATION=f"Bearer {api_key}"
+    )
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [run.pk]
