@@ -205,13 +205,13 @@ def _check_list(
             problems.extend(_check_engine_block(block, scope, label))
         else:
             problems.extend(_check_mappings(block, action, scope, label))
-        scope["properties"]["steps"]["properties"][block.key] = _output_schema(
+        scope["properties"]["steps"]["properties"][block.key] = output_schema(
             block, action
         )
         for name in logic_blocks.CONTAINER_LISTS.get(kind, ()):
             inner = _scope_copy(scope)
             if kind == logic_blocks.FOR_EACH:
-                inner["properties"]["item"] = _item_schema(block, scope)
+                inner["properties"]["item"] = item_schema(block, scope)
                 inner["properties"]["index"] = {"type": "integer", "minimum": 0}
             problems.extend(_check_list(lists.get((block.pk, name), []), lists, inner))
     return problems
@@ -229,7 +229,8 @@ def _scope_copy(scope: dict) -> dict:
     }
 
 
-def _output_schema(block: Block, action: registry.Action) -> dict:
+def output_schema(block: Block, action: registry.Action) -> dict:
+    """Return the JSON Schema of a block's output, as later blocks read it."""
     if input_is_open(action):
         # A Transform's output is its mapped input: one field per mapping.
         names = {m.target.split(".", 1)[0] for m in block.mappings.all()}
@@ -237,7 +238,8 @@ def _output_schema(block: Block, action: registry.Action) -> dict:
     return action.output_schema
 
 
-def _item_schema(block: Block, scope: dict) -> dict:
+def item_schema(block: Block, scope: dict) -> dict:
+    """Return the schema of a For each's item, from its items expression."""
     try:
         parsed = mapping.compile_expression(block.config.get("items"))
     except mapping.ExpressionSyntaxError:

@@ -298,7 +298,15 @@ def _block_config(
             f"{connector}.{operation} makes no call, so it has no retry policy.",
             fields=[{"path": "$.config.retry", "message": "Unknown setting."}],
         )
-    config = dict(config or {})
+    if not isinstance(config, dict | None):
+        raise ValidationError(
+            "The block config must be a JSON object.",
+            fields=[{"path": "$.config", "message": "Expected an object."}],
+        )
+    if not config:
+        # A draft may hold a block not set up yet; release reports it.
+        return {}
+    config = dict(config)
     _reject_unstorable(config, field="config", label="The block config")
     if (connector, operation) == logic_blocks.FILTER and config.get("rules"):
         try:
