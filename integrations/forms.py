@@ -4,13 +4,16 @@ from django import forms
 
 from connectors import registry
 
+# Blocks of every integration rather than apps to build one around.
+BUILT_IN_CONNECTORS = frozenset({"custom", "logic", "utility"})
+
 
 def app_choices() -> list[tuple[str, str]]:
     """Apps an integration can be centred on: connectors with actions or events."""
     return [
         (connector.key, connector.title)
         for connector in registry.connector_list()
-        if connector.key != "custom"
+        if connector.key not in BUILT_IN_CONNECTORS
     ]
 
 

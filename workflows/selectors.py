@@ -289,6 +289,28 @@ def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
     )
 
 
+def block_nesting(*, version_id: int) -> dict[int, tuple[int, str]]:
+    """Map each block of a version to its depth and the list that holds it.
+
+    The list reads like ``check: Then``; top-level blocks have depth 0 and an
+    empty list.
+    """
+    rows = list(
+        Block.objects.filter(version_id=version_id)
+        .order_by("position")
+        .values_list("pk", "key", "parent_id", "branch")
+    )
+    keys = {pk: key for pk, key, _, _ in rows}
+    nesting: dict[int, tuple[int, str]] = {}
+    for pk, _, parent_id, branch in rows:
+        if parent_id is None:
+            nesting[pk] = (0, "")
+        else:
+            label = f"{keys[parent_id]}: {Block.Branch(branch).label}"
+            nesting[pk] = (nesting[parent_id][0] + 1, label)
+    return nesting
+
+
 def workflow_get(*, workspace: Workspace, workflow_id: int) -> Workflow | None:
     return (
         Workflow.objects.select_related("integration", "published_version")

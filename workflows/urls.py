@@ -41,6 +41,11 @@ urlpatterns = [
     path("versions/<int:version_id>/test", versions.version_test, name="version-test"),
     path("steps/<int:block_id>/mappings", editor.mappings_save, name="mappings-save"),
     path(
+        "steps/<int:block_id>/settings",
+        editor.block_config_save,
+        name="block-config-save",
+    ),
+    path(
         "steps/<int:block_id>/preview",
         editor.mapping_preview_view,
         name="mapping-preview",

@@ -574,3 +574,40 @@ def test_api_lists_filtered_runs(publish, workspace, rq_worker, client, api_key)
     )
     assert response.status_code == 200
     assert [r["id"] for r in response.json()["results"]] == [run.pk]
+
+
+def test_run_page_shows_items_and_branch(publish, workspace, rq_worker, client):
+    from tests.builder.conftest import make_author
+
+    def blocks(draft):
+        check = add(
+            draft, "check", "logic.branch", config={"condition": "event.line_items"}
+        )
+        loop = add(
+            draft,
+            "lines",
+            "logic.for_each",
+            parent=check,
+            branch="then",
+            config={"items": "event.line_items"},
+        )
+        add(
+            draft,
+            "line",
+            "utility.transform",
+            parent=loop,
+            branch="body",
+            maps=[("title", "expression", "item.title")],
+        )
+        add(draft, "only", "logic.filter", config={"condition": "event.total > `1000`"})
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace))
+    client.force_login(make_author(workspace, "ada"))
+    page = client.get(f"/builder/runs/{run.pk}").content.decode()
+    assert "Filtered" in page
+    assert "condition was false, so the run stopped there" in page
+    assert "Went the then way." in page
+    assert "item 2" in page
+    assert "in lines: Body" in page
+    assert "in check: Then" in page
