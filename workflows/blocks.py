@@ -159,8 +159,8 @@ def config_problems(
 def _expression_problems(config: dict, key: str, path: str) -> list[Problem]:
     value = config.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
-        what = "condition" if key == "condition" else "items expression"
-        return [{"path": f"{path}.{key}", "message": f"Enter the {what}."}]
+        label = "condition" if key == "condition" else "items expression"
+        return [{"path": f"{path}.{key}", "message": f"Enter the {label}."}]
     if not isinstance(value, str):
         return [
             {

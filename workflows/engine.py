@@ -116,7 +116,7 @@ class _Result:
 
 @dataclass
 class _Walk:
-    """What walking a version's blocks needs: the records so far and the context."""
+    """State of one walk over a version's blocks: the step records and the context."""
 
     run: Run
     lease: LeaseKeeper
@@ -312,7 +312,8 @@ def _claim(run_id: int, owner: str) -> Run | None:
                 "workflows.run.skipped", extra={"run_id": run_id, "status": run.status}
             )
             return None
-        if run.status == Run.Status.WAITING and run.next_attempt_at > timezone.now():
+        due = run.next_attempt_at
+        if run.status == Run.Status.WAITING and due and due > timezone.now():
             # A job that arrives before a Delay block's end would cut the wait.
             logger.info("workflows.run.not_due", extra={"run_id": run_id})
             return None

@@ -383,7 +383,7 @@ class MappingForm(forms.Form):
         return result
 
     def new_rows(self) -> list[list]:
-        """The empty rows for new fields, each as its name, source and value."""
+        """Return the empty rows for new fields, each as its name, source and value."""
         return [
             [
                 self[f"new_target:{index}"],

@@ -81,10 +81,10 @@ def input_redact(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def http_request(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]:
-    """Send one request; non-2xx answers, timeouts and refused URLs raise ActionError.
+    """Send one request; a non-2xx response, timeout or rejected URL raises ActionError.
 
     Redirects are not followed, because a redirect could lead to an address
-    the outbound check would refuse. 429, 5xx, timeouts and connection errors
+    the outbound check would reject. 429, 5xx, timeouts and connection errors
     are retryable; other failures are not.
     """
     url = data["url"]
@@ -92,7 +92,7 @@ def http_request(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
         outbound_url_check(url)
     except OutboundURLError as exc:
         raise ActionError(
-            f"The URL was refused: {exc}", code="url_not_allowed", retryable=False
+            f"The URL is not allowed: {exc}", code="url_not_allowed", retryable=False
         ) from exc
     headers = {"User-Agent": "Alloy-Request/1", **data.get("headers", {})}
     if not any(name.lower() == "idempotency-key" for name in headers):

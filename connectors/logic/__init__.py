@@ -1,7 +1,7 @@
 """Logic and utility blocks: Filter, Branch, For each, Transform and Delay.
 
 Filter, Branch, For each and Delay steer the run, so the engine executes them
-itself from each block's config (see workflows/blocks.py); their actions here
+itself from each block's config (see workflows/blocks.py). Their actions here
 give the builder and release validation their names and output schemas.
 Transform is an ordinary action whose output is its mapped input.
 """

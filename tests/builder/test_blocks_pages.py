@@ -3,6 +3,7 @@
 import pytest
 
 from workflows.models import Block, FieldMapping
+from workflows.services import versions
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +152,50 @@ def test_loop_body_picker_offers_item(author_client, draft):
     ).content.decode()
     assert "For each item: item, index" in page
     assert 'data-path="item.title"' in page
+
+
+def build_branch(client, draft):
+    add_step(client, draft, "logic.branch", "check")
+    check = Block.objects.get(version=draft, key="check")
+    client.post(
+        f"/builder/steps/{check.pk}/settings", {"condition": "event.email == 'x'"}
+    )
+    add_step(client, draft, "http.request", "call", "check.else")
+    call = Block.objects.get(version=draft, key="call")
+    client.post(
+        f"/builder/steps/{call.pk}/mappings",
+        {
+            "kind:method": "literal",
+            "value:method": "POST",
+            "kind:url": "literal",
+            "value:url": "http://127.0.0.1:9/hook",
+            "kind:headers": "literal",
+            "value:headers": '{"Authorization": "Bearer sk_live_1234567890"}',
+        },
+    )
+    return check
+
+
+def test_dry_test_run_follows_branch(author_client, draft):
+    build_branch(author_client, draft)
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/test",
+        {"sample_json": '{"email": "jane@example.com"}', "connection": ""},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "&quot;branch&quot;: &quot;else&quot;" in page
+    assert "[redacted]" in page
+    assert "sk_live_1234567890" not in page
+
+
+def test_admin_shows_nested_released_version(admin_client, author_client, draft):
+    build_branch(author_client, draft)
+    released = versions.version_release(version=draft)
+    response = admin_client.get(
+        f"/admin/workflows/workflowversion/{released.pk}/change/"
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "call" in page
+    assert "Else" in page

@@ -47,10 +47,10 @@ FINISHED = (Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.FILTERED)
 
 
 class Recorder(ThreadingHTTPServer):
-    """A loopback HTTP server that records requests and answers from a script.
+    """A loopback HTTP server that records requests and responds from a script.
 
     ``statuses`` maps a request body's ``title`` (or None for any) to the
-    statuses to answer in turn; once a list is used up it answers 200.
+    statuses to respond with in turn; once a list is used up it responds 200.
     """
 
     def __init__(self) -> None:

@@ -229,10 +229,14 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
     if step.block_type in blocks.ENGINE_BLOCKS:
         return _test_engine_block(walk, step, outcome, item_index)
     try:
-        outcome.input = engine.step_input_build(step, walk.context)
+        step_input = engine.step_input_build(step, walk.context)
     except engine.StepFailed as failed:
-        outcome.input, outcome.error = failed.step_input, failed.error
+        outcome.input, outcome.error = (
+            _shown_input(step, failed.step_input),
+            failed.error,
+        )
         return False
+    outcome.input = _shown_input(step, step_input)
     if action is None:
         outcome.error = {"code": "unknown_action", "message": f"{title} is gone."}
         return False
@@ -253,15 +257,19 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
                 _test_context(
                     walk.version, action, walk.connection, f"{walk.run_key}-{key}"
                 ),
-                outcome.input,
+                step_input,
             )
         except registry.ActionError as exc:
             outcome.error = exc.as_dict()
             return False
-    if step.redact_input is not None:
-        outcome.input = step.redact_input(outcome.input)
     walk.context["steps"][step.key] = outcome.output
     return True
+
+
+def _shown_input(step, step_input: Any) -> Any:
+    if step.redact_input is not None and isinstance(step_input, dict):
+        return step.redact_input(step_input)
+    return step_input
 
 
 def _test_engine_block(
