@@ -1,9 +1,12 @@
 """The editor's logic and utility blocks: adding, nesting, settings and Transform."""
 
+import json
+
 import pytest
 
 from workflows.models import Block, FieldMapping
 from workflows.services import versions
+from workflows.tutorial import ORDER_REQUESTED_SAMPLE
 
 pytestmark = pytest.mark.django_db
 
@@ -180,7 +183,7 @@ def test_dry_test_run_follows_branch(author_client, draft):
     build_branch(author_client, draft)
     response = author_client.post(
         f"/builder/versions/{draft.pk}/test",
-        {"sample_json": '{"email": "jane@example.com"}', "connection": ""},
+        {"sample_json": json.dumps(ORDER_REQUESTED_SAMPLE), "connection": ""},
     )
     page = response.content.decode()
     assert response.status_code == 200
