@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -204,16 +204,21 @@ def _continue(
     kind = step.block_type
     if kind == blocks.FILTER and not output.get("passed"):
         return _Result(filtered=True, step_key=step.key)
-    if kind == blocks.DELAY and not resumed:
-        return _Result(delay=float(output["seconds"]), step_key=step.key)
+    if kind == blocks.DELAY:
+        # Measured from the recorded end, so a run taken over from a worker
+        # that died before it could wait still waits out the rest.
+        remaining = datetime.fromisoformat(output["resume_at"]) - timezone.now()
+        if not resumed or remaining.total_seconds() > 0:
+            delay = max(remaining.total_seconds(), 0.0)
+            return _Result(delay=delay, step_key=step.key)
     if kind == blocks.BRANCH:
         return _walk_list(walk, step.lists.get(output["branch"], []), item_index)
     if kind == blocks.FOR_EACH:
-        return _walk_items(walk, step, item_index)
+        return _walk_items(walk, step)
     return None
 
 
-def _walk_items(walk: _Walk, step: StepPlan, item_index: int | None) -> _Result | None:
+def _walk_items(walk: _Walk, step: StepPlan) -> _Result | None:
     """Walk a For each's body once per item, each iteration's steps apart.
 
     The items are evaluated again on a resumed run, on the same restored

@@ -290,7 +290,7 @@ def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
 
 
 def block_nesting(*, version_id: int) -> dict[int, tuple[int, str]]:
-    """Map each block of a version to its depth and the list that holds it.
+    """Map each block of a version to its depth and the list that contains it.
 
     The list reads like ``check: Then``; top-level blocks have depth 0 and an
     empty list.

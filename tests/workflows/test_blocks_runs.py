@@ -611,3 +611,28 @@ def test_run_page_shows_items_and_branch(publish, workspace, rq_worker, client):
     assert "item 2" in page
     assert "in lines: Body" in page
     assert "in check: Then" in page
+
+
+def test_delay_kept_after_early_resume(publish, workspace, rq_worker):
+    from workflows.engine import run_execute
+
+    def blocks(draft):
+        add(draft, "wait", "utility.delay", config={"seconds": 30})
+        add(
+            draft,
+            "after",
+            "utility.transform",
+            maps=[("email", "expression", "event.email")],
+        )
+
+    publish(blocks)
+    run = send(workspace)
+    rq_worker()
+    # As if the worker died after recording the delay and the run was queued
+    # again before its wait was over.
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED)
+    run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == Run.Status.WAITING
+    assert (run.next_attempt_at - run.steps.get(key="wait").finished_at).seconds >= 28
+    assert not run.steps.filter(key="after").exists()

@@ -168,9 +168,9 @@ def run_delay_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
     """Pause a running run at a Delay block, to go on after ``delay_seconds``.
 
     The caller holds the row lock. The run waits without a lease, so the
-    reconciler does not take it for a dead one; its scheduled job is enqueued
-    after commit, and if Redis fails then, the reconciler enqueues the run
-    once it is due.
+    reconciler does not take it for a dead one. Its scheduled job is enqueued
+    after commit. If Redis fails then, the reconciler enqueues the run once
+    it is due.
     """
     from workflows.jobs import run_execute_job
 

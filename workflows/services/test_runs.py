@@ -341,7 +341,7 @@ def _test_context(
 def mapping_sources(version: WorkflowVersion, before_position: int) -> dict:
     """The data a mapping at ``before_position`` can read, as JSON Schemas.
 
-    Inside a For each, ``item`` holds the schema of the array's items.
+    Inside a For each, ``item`` is the schema of the array's items.
     """
     trigger = version.blocks.filter(position=0).first()
     visible, loop = _scope(version, before_position)

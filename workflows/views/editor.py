@@ -187,7 +187,7 @@ def editor_render(
 
 
 def block_places(blocks: list[Block]) -> list[tuple[str, str]]:
-    """The lists a new block can join besides the top level, for a select."""
+    """Return the lists a new block can join besides the top level, for a select."""
     places = []
     for block in blocks:
         lists = logic_blocks.CONTAINER_LISTS.get((block.connector, block.operation))
@@ -198,7 +198,7 @@ def block_places(blocks: list[Block]) -> list[tuple[str, str]]:
 
 
 def _block_summaries(blocks: list[Block]) -> list[dict]:
-    """Summaries in flow order, each with its depth and the list that holds it."""
+    """Return summaries in flow order, each with its depth and enclosing list."""
     by_id = {block.pk: block for block in blocks}
     depths: dict[int, int] = {}
     summaries = []
