@@ -378,6 +378,18 @@ SCHEMA_MAX_DEPTH = _setting(
 STEP_OUTPUT_MAX_BYTES = _setting(
     "STEP_OUTPUT_MAX_BYTES", _positive(env.int), 65_536, "a whole number of bytes"
 )
+# Logic and utility blocks: the most items one For each may run (a block's
+# own `limit` may only lower it), the longest wait of a Delay block, and the
+# seconds before an HTTP request block's call times out.
+FOR_EACH_MAX_ITEMS = _setting(
+    "FOR_EACH_MAX_ITEMS", _positive(env.int), 1000, "a whole number of items"
+)
+DELAY_MAX_SECONDS = _setting(
+    "DELAY_MAX_SECONDS", _positive(env.float), 604_800.0, "a number of seconds"
+)
+HTTP_REQUEST_TIMEOUT = _setting(
+    "HTTP_REQUEST_TIMEOUT", _positive(env.float), 10.0, "a number of seconds"
+)
 # Outbound URLs (stream URLs, the HTTP action) may not reach private,
 # loopback, link-local or metadata addresses unless a network listed here
 # contains the address. The embedded default allows loopback for the demo.

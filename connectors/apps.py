@@ -11,6 +11,7 @@ class ConnectorsConfig(AppConfig):
         # Importing a connector package registers it.
         import connectors.custom
         import connectors.http
+        import connectors.logic
         import connectors.schedule
         import connectors.shopify
         import connectors.warehouse  # noqa: F401

@@ -98,6 +98,8 @@ class Action:
     input_targets: (
         Callable[[dict[str, Any]], list[tuple[str, JSONSchema, bool]]] | None
     ) = None
+    # Return the input as the step record keeps it, with credentials hidden.
+    redact_input: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def required_inputs(self) -> list[str]:

@@ -5,6 +5,9 @@ from django import forms
 from connectors import registry
 from connectors.warehouse.backends import BACKENDS, backend_get
 
+# Blocks of every integration rather than apps to build one around.
+BUILT_IN_CONNECTORS = frozenset({"custom", "logic", "schedule", "utility"})
+
 
 def app_choices() -> list[tuple[str, str]]:
     """Apps an integration can be centred on: connectors with actions or events.
@@ -15,7 +18,7 @@ def app_choices() -> list[tuple[str, str]]:
     return [
         (connector.key, connector.title)
         for connector in registry.connector_list()
-        if connector.key not in ("custom", "schedule")
+        if connector.key not in BUILT_IN_CONNECTORS
     ]
 
 

@@ -41,7 +41,19 @@ class FrozenWhenReleasedMixin:
 class BlockInline(FrozenWhenReleasedMixin, admin.TabularInline):
     model = Block
     extra = 0
-    fields = ["position", "kind", "key", "connector", "operation", "config"]
+    fields = [
+        "position",
+        "kind",
+        "key",
+        "connector",
+        "operation",
+        "parent",
+        "branch",
+        "config",
+    ]
+    # Nesting changes only through the version services, which keep positions
+    # in flow order.
+    readonly_fields = ["parent", "branch"]
 
     def _released(self, obj) -> bool:
         return obj.is_released
@@ -76,9 +88,19 @@ class WorkflowVersionAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
 
 @admin.register(Block)
 class BlockAdmin(FrozenWhenReleasedMixin, admin.ModelAdmin):
-    list_display = ["key", "version", "position", "kind", "connector", "operation"]
+    list_display = [
+        "key",
+        "version",
+        "position",
+        "kind",
+        "connector",
+        "operation",
+        "parent",
+        "branch",
+    ]
     list_filter = ["kind", "connector", "version__status"]
     search_fields = ["key", "version__workflow__name"]
+    readonly_fields = ["parent", "branch"]
 
     def has_add_permission(self, request) -> bool:
         # Blocks are added to a draft through the version services, which
@@ -137,6 +159,7 @@ class RunStepInline(admin.TabularInline):
     readonly_fields = [
         "position",
         "key",
+        "item_index",
         "status",
         "attempt",
         "input",

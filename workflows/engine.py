@@ -8,7 +8,9 @@ output is put back into the context and the run resumes after them.
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,11 +21,16 @@ from jmespath.exceptions import JMESPathError
 from alloy.jsonbody import first_unstorable, json_storable
 from connectors import registry
 from integrations.models import Connection
-from workflows import mapping, selectors
+from workflows import blocks, mapping, selectors
 from workflows.lease import LeaseKeeper, lease_owner_name
 from workflows.models import Run, RunStep
 from workflows.selectors import StepPlan
-from workflows.services.runs import TERMINAL, run_retry_schedule, run_transition
+from workflows.services.runs import (
+    TERMINAL,
+    run_delay_schedule,
+    run_retry_schedule,
+    run_transition,
+)
 from workflows.services.streams import stream_delivery_schedule
 
 logger = logging.getLogger(__name__)
@@ -71,7 +78,15 @@ def run_execute(*, run_id: int) -> Run | None:
             return run_retry_schedule(
                 run=locked, delay_seconds=result.retry_delay, step=result.step_key
             )
-        status = Run.Status.FAILED if result.failure else Run.Status.SUCCEEDED
+        if result.delay is not None:
+            return run_delay_schedule(
+                run=locked, delay_seconds=result.delay, step=result.step_key
+            )
+        status = Run.Status.SUCCEEDED
+        if result.failure:
+            status = Run.Status.FAILED
+        elif result.filtered:
+            status = Run.Status.FILTERED
         run_transition(run=locked, status=status, error=result.failure)
         if plan.trigger_config.get("stream_url"):
             stream_delivery_schedule(run=locked)
@@ -94,10 +109,25 @@ class _Result:
     # Seconds until the next attempt of the failed step ``step_key``.
     retry_delay: float | None = None
     step_key: str = ""
+    # A Filter block's condition was false: the run stops, marked filtered.
+    filtered: bool = False
+    # Seconds a Delay block ``step_key`` waits before the run goes on.
+    delay: float | None = None
+
+
+@dataclass
+class _Walk:
+    """State of one walk over a version's blocks: the step records and the context."""
+
+    run: Run
+    lease: LeaseKeeper
+    # Earlier attempts' steps by ``(position, item_index)``.
+    done: dict[tuple[int, int | None], RunStep]
+    context: dict[str, Any]
 
 
 def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
-    done = {step.position: step for step in run.steps.all()}
+    done = {(step.position, step.item_index): step for step in run.steps.all()}
     context = {
         "event": run.event.data,
         "steps": {},
@@ -107,55 +137,166 @@ def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
             "email": run.end_user.email,
         },
     }
-    if 0 not in done:
-        record = _step_start(run, plan.trigger, None)
+    if (0, None) not in done:
+        record = _step_start(run, plan.trigger, None, None)
         _step_finish(
             record,
             _Outcome(RunStep.Status.SUCCEEDED, output=run.event.data),
             started=time.monotonic(),
         )
+    walk = _Walk(run=run, lease=lease, done=done, context=context)
+    return _walk_list(walk, plan.actions, None) or _Result()
 
-    for step in plan.actions:
-        if lease.lost:
+
+def _walk_list(
+    walk: _Walk, steps: Sequence[StepPlan], item_index: int | None
+) -> _Result | None:
+    """Execute a list of blocks in order; a result means the run stops or pauses."""
+    for step in steps:
+        if walk.lease.lost:
             return _Result()
-        previous = done.get(step.position)
-        if previous is not None and previous.status == RunStep.Status.SUCCEEDED:
-            context["steps"][step.key] = previous.output
-            continue
-        outcome_unknown = previous is not None and (
-            previous.status == RunStep.Status.STARTED
-            or bool((previous.error or {}).get("retryable"))
-        )
-        record = _step_start(run, step, previous)
-        step_started = time.monotonic()
-        try:
-            step_input, output = _execute_step(run, step, context, outcome_unknown)
-        except StepFailed as failed:
-            _step_finish(
-                record,
-                _Outcome(
-                    RunStep.Status.FAILED,
-                    step_input=failed.step_input,
-                    error=failed.error,
-                ),
-                started=step_started,
-            )
-            return _failure_result(step, record, failed.error)
+        result = _walk_step(walk, step, item_index)
+        if result is not None:
+            return result
+    return None
+
+
+def _walk_step(walk: _Walk, step: StepPlan, item_index: int | None) -> _Result | None:
+    previous = walk.done.get((step.position, item_index))
+    if previous is not None and previous.status == RunStep.Status.SUCCEEDED:
+        walk.context["steps"][step.key] = previous.output
+        return _continue(walk, step, previous.output, item_index, resumed=True)
+    outcome_unknown = previous is not None and (
+        previous.status == RunStep.Status.STARTED
+        or bool((previous.error or {}).get("retryable"))
+    )
+    record = _step_start(walk.run, step, previous, item_index)
+    step_started = time.monotonic()
+    try:
+        step_input, output = _execute_block(walk, step, outcome_unknown, item_index)
+    except StepFailed as failed:
         _step_finish(
             record,
-            _Outcome(RunStep.Status.SUCCEEDED, step_input=step_input, output=output),
+            _Outcome(
+                RunStep.Status.FAILED,
+                step_input=_recorded_input(step, failed.step_input),
+                error=failed.error,
+            ),
             started=step_started,
         )
-        context["steps"][step.key] = output
-    return _Result()
+        return _failure_result(step, record, failed.error, item_index)
+    _step_finish(
+        record,
+        _Outcome(
+            RunStep.Status.SUCCEEDED,
+            step_input=_recorded_input(step, step_input),
+            output=output,
+        ),
+        started=step_started,
+    )
+    walk.context["steps"][step.key] = output
+    return _continue(walk, step, output, item_index, resumed=False)
 
 
-def _failure_result(step: StepPlan, record: RunStep, error: dict) -> _Result:
+def _continue(
+    walk: _Walk, step: StepPlan, output: Any, item_index: int | None, *, resumed: bool
+) -> _Result | None:
+    """Act on a finished logic block: stop, pause, or walk its lists."""
+    kind = step.block_type
+    if kind == blocks.FILTER and not output.get("passed"):
+        return _Result(filtered=True, step_key=step.key)
+    if kind == blocks.DELAY:
+        # Measured from the recorded end, so a run taken over from a worker
+        # that died before it could wait still waits out the rest.
+        remaining = datetime.fromisoformat(output["resume_at"]) - timezone.now()
+        if not resumed or remaining.total_seconds() > 0:
+            delay = max(remaining.total_seconds(), 0.0)
+            return _Result(delay=delay, step_key=step.key)
+    if kind == blocks.BRANCH:
+        return _walk_list(walk, step.lists.get(output["branch"], []), item_index)
+    if kind == blocks.FOR_EACH:
+        return _walk_items(walk, step)
+    return None
+
+
+def _walk_items(walk: _Walk, step: StepPlan) -> _Result | None:
+    """Walk a For each's body once per item, each iteration's steps apart.
+
+    The items are evaluated again on a resumed run, on the same restored
+    context, so a retry goes on at the failed item and skips done ones.
+    """
+    try:
+        items = blocks.items_evaluate(
+            step.config["items"], walk.context, _item_limit(step)
+        )
+    except blocks.BlockError as exc:
+        failure = {"step": step.key, **exc.as_dict(), "attempts": 1}
+        return _Result(failure=failure)
+    outer = {name: walk.context.get(name) for name in ("item", "index")}
+    try:
+        for index, item in enumerate(items):
+            walk.context["item"], walk.context["index"] = item, index
+            result = _walk_list(walk, step.lists.get("body", []), index)
+            if result is not None:
+                return result
+    finally:
+        for name, value in outer.items():
+            if value is None:
+                walk.context.pop(name, None)
+            else:
+                walk.context[name] = value
+    return None
+
+
+def _item_limit(step: StepPlan) -> int:
+    return min(
+        int(step.config.get("limit", settings.FOR_EACH_MAX_ITEMS)),
+        settings.FOR_EACH_MAX_ITEMS,
+    )
+
+
+def _execute_block(
+    walk: _Walk, step: StepPlan, outcome_unknown: bool, item_index: int | None
+) -> tuple[Any, Any]:
+    """Evaluate a logic or utility block's config, or call an action."""
+    kind = step.block_type
+    if kind not in blocks.ENGINE_BLOCKS:
+        return _execute_step(walk.run, step, walk.context, outcome_unknown, item_index)
+    config = step.config
+    try:
+        if kind in (blocks.FILTER, blocks.BRANCH):
+            passed = blocks.condition_evaluate(config["condition"], walk.context)
+            if kind == blocks.FILTER:
+                return config, {"passed": passed}
+            return config, {"condition": passed, "branch": "then" if passed else "else"}
+        if kind == blocks.FOR_EACH:
+            items = blocks.items_evaluate(
+                config["items"], walk.context, _item_limit(step)
+            )
+            return config, {"count": len(items)}
+    except blocks.BlockError as exc:
+        raise StepFailed(exc.as_dict(), config) from exc
+    seconds = float(config["seconds"])
+    resume_at = timezone.now() + timedelta(seconds=seconds)
+    return config, {"seconds": seconds, "resume_at": resume_at.isoformat()}
+
+
+def _recorded_input(step: StepPlan, step_input: Any) -> Any:
+    if step.redact_input is not None and isinstance(step_input, dict):
+        return step.redact_input(step_input)
+    return step_input
+
+
+def _failure_result(
+    step: StepPlan, record: RunStep, error: dict, item_index: int | None
+) -> _Result:
     tries = record.attempt - record.first_attempt + 1
     if error.get("retryable") and tries < step.retry.max_attempts:
         delay = step.retry.delay(tries, error.get("retry_after"))
         return _Result(retry_delay=delay, step_key=step.key)
     failure = {"step": step.key, **error, "attempts": tries}
+    if item_index is not None:
+        failure["item_index"] = item_index
     return _Result(failure=failure)
 
 
@@ -177,11 +318,20 @@ def _claim(run_id: int, owner: str) -> Run | None:
                 "workflows.run.skipped", extra={"run_id": run_id, "status": run.status}
             )
             return None
+        due = run.next_attempt_at
+        if run.status == Run.Status.WAITING and due and due > timezone.now():
+            # A job that arrives before a Delay block's end would cut the wait.
+            logger.info("workflows.run.not_due", extra={"run_id": run_id})
+            return None
         return run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
 
 
 def _execute_step(
-    run: Run, step: StepPlan, context: dict, outcome_unknown: bool
+    run: Run,
+    step: StepPlan,
+    context: dict,
+    outcome_unknown: bool,
+    item_index: int | None = None,
 ) -> tuple[dict, dict]:
     action = registry.action_get(step.connector, step.operation)
     if action is None:
@@ -194,7 +344,7 @@ def _execute_step(
             }
         )
     step_input = step_input_build(step, context)
-    action_context = _action_context(run, step, action, outcome_unknown)
+    action_context = _action_context(run, step, action, outcome_unknown, item_index)
     try:
         output = action.execute(action_context, step_input)
     except registry.ActionError as exc:
@@ -340,9 +490,15 @@ def _prefixed(field: dict[str, str], prefix: str) -> dict[str, str]:
 
 
 def _action_context(
-    run: Run, step: StepPlan, action: registry.Action, outcome_unknown: bool
+    run: Run,
+    step: StepPlan,
+    action: registry.Action,
+    outcome_unknown: bool,
+    item_index: int | None = None,
 ) -> registry.ActionContext:
     idempotency_key = f"alloy-run-{run.pk}-{step.key}"
+    if item_index is not None:
+        idempotency_key += f"-{item_index}"
     if not action.requires_connection:
         return registry.ActionContext(
             account_id="",
@@ -393,13 +549,16 @@ class _Outcome:
     error: dict | None = None
 
 
-def _step_start(run: Run, step: StepPlan, previous: RunStep | None) -> RunStep:
+def _step_start(
+    run: Run, step: StepPlan, previous: RunStep | None, item_index: int | None
+) -> RunStep:
     """Mark a step started before its action runs, so a crash leaves a trace."""
     now = timezone.now()
     if previous is None:
         return RunStep.objects.create(
             run=run,
             position=step.position,
+            item_index=item_index,
             block_id=step.block_id,
             key=step.key,
             status=RunStep.Status.STARTED,

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from alloy.jsonbody import (
@@ -14,13 +15,17 @@ from alloy.jsonbody import (
 )
 from connectors import registry, schedule
 from connectors.schedule.cron import MAX_EXPRESSION_LENGTH
-from workflows import mapping, schema_fields, validation
+from workflows import blocks, mapping, schema_fields, validation
 from workflows.models import Run
 from workflows.services.versions import (
     BLOCK_KEY_PATTERN,
     EVENT_NAME_PATTERN,
+    MAPPING_TARGET_PATTERN,
     stream_url_problem,
 )
+
+# Empty rows a Transform's mapping form offers for new fields.
+OPEN_INPUT_ROWS = 3
 
 MAPPING_KINDS = [
     ("", "Not mapped"),
@@ -231,6 +236,13 @@ class ActionAddForm(forms.Form):
         max_length=64,
         help_text="Later steps read this step's output as steps.<name>.",
     )
+    place = forms.ChoiceField(label="Add to", required=False)
+
+    def __init__(self, *args, places: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["place"].choices = [("", "The end of the workflow")] + (
+            places or []
+        )
 
     def clean_key(self) -> str:
         key = self.cleaned_data["key"].strip()
@@ -311,6 +323,26 @@ class MappingForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.targets = action_targets(action, config)
+        # A Transform's fields are named by the author: its mapped fields,
+        # then empty rows to add more.
+        self.open_rows = 0
+        if validation.input_is_open(action):
+            self.targets = [(target, {}, False) for target in sorted(current)]
+            self.open_rows = OPEN_INPUT_ROWS
+        for index in range(self.open_rows):
+            self.fields[f"new_target:{index}"] = forms.CharField(
+                label=f"New field {index + 1}: name",
+                required=False,
+                max_length=255,
+            )
+            self.fields[f"new_kind:{index}"] = forms.ChoiceField(
+                label=f"New field {index + 1}: source",
+                choices=MAPPING_KINDS,
+                required=False,
+            )
+            self.fields[f"new_value:{index}"] = forms.CharField(
+                label=f"New field {index + 1}: value", required=False
+            )
         for target, schema, required in self.targets:
             kind, value = current.get(target, ("", ""))
             label = target + (" (required)" if required else "")
@@ -341,7 +373,32 @@ class MappingForm(forms.Form):
             error = mapping_value_error(kind, mapping_value_parse(kind, text))
             if error:
                 self.add_error(f"value:{target}", error)
+        for index in range(self.open_rows):
+            self._clean_new_row(data, index)
         return data
+
+    def _clean_new_row(self, data: dict, index: int) -> None:
+        name = data.get(f"new_target:{index}", "").strip()
+        kind = data.get(f"new_kind:{index}")
+        text = data.get(f"new_value:{index}", "")
+        if not name:
+            if kind and text.strip():
+                self.add_error(f"new_target:{index}", "Name the field, or clear it.")
+            return
+        if not MAPPING_TARGET_PATTERN.match(name):
+            self.add_error(
+                f"new_target:{index}",
+                f"{name!r} is not a field name: use letters, digits and _, joined "
+                "by dots for nesting, such as customer.email.",
+            )
+        elif any(name == target for target, _, _ in self.targets):
+            self.add_error(f"new_target:{index}", f"{name!r} is mapped already.")
+        if not kind:
+            self.add_error(f"new_kind:{index}", "Choose where the value comes from.")
+            return
+        error = mapping_value_error(kind, mapping_value_parse(kind, text))
+        if error:
+            self.add_error(f"new_value:{index}", error)
 
     def mappings(self) -> dict[str, tuple[str, Any]]:
         result = {}
@@ -350,7 +407,24 @@ class MappingForm(forms.Form):
             if kind:
                 text = self.cleaned_data.get(f"value:{target}", "")
                 result[target] = (kind, mapping_value_parse(kind, text))
+        for index in range(self.open_rows):
+            name = self.cleaned_data.get(f"new_target:{index}", "").strip()
+            kind = self.cleaned_data.get(f"new_kind:{index}")
+            if name and kind:
+                text = self.cleaned_data.get(f"new_value:{index}", "")
+                result[name] = (kind, mapping_value_parse(kind, text))
         return result
+
+    def new_rows(self) -> list[list]:
+        """Return the empty rows for new fields, each as its name, source and value."""
+        return [
+            [
+                self[f"new_target:{index}"],
+                self[f"new_kind:{index}"],
+                self[f"new_value:{index}"],
+            ]
+            for index in range(self.open_rows)
+        ]
 
 
 class PreviewForm(forms.Form):
@@ -419,3 +493,106 @@ class DiffForm(forms.Form):
         choices = [(n, f"v{n}") for n in numbers]
         self.fields["older"].choices = choices
         self.fields["newer"].choices = choices
+
+
+FILTER_RULE_ROWS = 3
+
+
+class BlockConfigForm(forms.Form):
+    """The settings of a Filter, Branch, For each or Delay block."""
+
+    def __init__(self, *args, block_type: tuple[str, str], config: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.block_type = block_type
+        if block_type in (blocks.FILTER, blocks.BRANCH):
+            rules = config.get("rules") or []
+            self.fields["condition"] = forms.CharField(
+                label="Condition",
+                required=False,
+                initial="" if rules else config.get("condition", ""),
+                widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+                help_text="A JMESPath expression, such as event.total > `100`. False, "
+                "null and empty values are false; everything else is true.",
+            )
+        if block_type == blocks.FILTER:
+            self.rule_rows = []
+            for index in range(FILTER_RULE_ROWS):
+                rule = rules[index] if index < len(rules) else {}
+                self.fields[f"rule_field_{index}"] = forms.CharField(
+                    label=f"Rule {index + 1}: field",
+                    required=False,
+                    initial=rule.get("field", ""),
+                )
+                self.fields[f"rule_operator_{index}"] = forms.ChoiceField(
+                    label=f"Rule {index + 1}: operator",
+                    required=False,
+                    choices=[(op, op) for op in blocks.OPERATORS],
+                    initial=rule.get("operator", "=="),
+                )
+                self.fields[f"rule_value_{index}"] = forms.CharField(
+                    label=f"Rule {index + 1}: value",
+                    required=False,
+                    initial=literal_format(rule["value"]) if "value" in rule else "",
+                )
+                self.rule_rows.append(
+                    [
+                        self[f"rule_field_{index}"],
+                        self[f"rule_operator_{index}"],
+                        self[f"rule_value_{index}"],
+                    ]
+                )
+        if block_type == blocks.FOR_EACH:
+            self.fields["items"] = forms.CharField(
+                label="Items",
+                required=False,
+                initial=config.get("items", ""),
+                help_text="A JMESPath expression that returns an array, such as "
+                "event.line_items. Inside, item is the current item and index "
+                "its position from 0.",
+            )
+            self.fields["limit"] = forms.IntegerField(
+                label="Limit",
+                required=False,
+                min_value=1,
+                max_value=settings.FOR_EACH_MAX_ITEMS,
+                initial=config.get("limit"),
+                help_text="The most items to run; more fails the step. At most "
+                f"{settings.FOR_EACH_MAX_ITEMS}, the default.",
+            )
+        if block_type == blocks.DELAY:
+            self.fields["seconds"] = forms.FloatField(
+                label="Wait (seconds)",
+                required=False,
+                min_value=0,
+                max_value=settings.DELAY_MAX_SECONDS,
+                initial=config.get("seconds"),
+                help_text="From more than 0 to "
+                f"{settings.DELAY_MAX_SECONDS:g} seconds; no worker is held "
+                "while the run waits.",
+            )
+
+    def config(self) -> dict[str, Any]:
+        """Return the settings to store, with filled-in rule rows as ``rules``."""
+        data = self.cleaned_data
+        config: dict[str, Any] = {}
+        if self.block_type == blocks.FILTER:
+            rules = []
+            for index in range(FILTER_RULE_ROWS):
+                field = data.get(f"rule_field_{index}", "").strip()
+                if not field:
+                    continue
+                rule = {"field": field, "operator": data[f"rule_operator_{index}"]}
+                if rule["operator"] != "exists":
+                    rule["value"] = literal_parse(data.get(f"rule_value_{index}", ""))
+                rules.append(rule)
+            if rules:
+                config["rules"] = rules
+        if data.get("condition", "").strip() and "rules" not in config:
+            config["condition"] = data["condition"].strip()
+        if data.get("items", "").strip():
+            config["items"] = data["items"].strip()
+        for name in ("limit", "seconds"):
+            if data.get(name) is not None:
+                value = data[name]
+                config[name] = int(value) if float(value).is_integer() else value
+        return config

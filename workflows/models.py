@@ -120,16 +120,38 @@ class Publication(BaseModel):
 
 
 class Block(BaseModel):
-    """A trigger (position 0) or an action in a version's flow."""
+    """A trigger (position 0) or an action in a version's flow.
+
+    Positions number every block of a version in flow order, nested blocks
+    included: a Branch or For each block is followed by the blocks of its
+    lists, each list's blocks one after another.
+    """
 
     class Kind(models.TextChoices):
         TRIGGER = "trigger", "Trigger"
         ACTION = "action", "Action"
 
+    class Branch(models.TextChoices):
+        # The list a nested block belongs to: a Branch block's two lists, or
+        # a For each block's body.
+        THEN = "then", "Then"
+        ELSE = "else", "Else"
+        BODY = "body", "Body"
+
     version = models.ForeignKey(
         WorkflowVersion, on_delete=models.CASCADE, related_name="blocks"
     )
     position = models.PositiveIntegerField()
+    # The Branch or For each block whose list holds this block; null at the
+    # top level.
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    branch = models.CharField(max_length=8, choices=Branch.choices, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # A step's name in mappings: `steps.<key>.<output field>`.
     key = models.SlugField(max_length=64)
@@ -156,6 +178,11 @@ class Block(BaseModel):
                 condition=(Q(kind="trigger") & Q(position=0))
                 | (Q(kind="action") & Q(position__gt=0)),
                 name="block_trigger_first",
+            ),
+            models.CheckConstraint(
+                condition=(Q(parent__isnull=True) & Q(branch=""))
+                | (Q(parent__isnull=False) & ~Q(branch="")),
+                name="block_branch_with_parent",
             ),
         ]
 
@@ -280,6 +307,10 @@ class Run(BaseModel):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Paused by a Delay block until ``next_attempt_at``; no worker holds it.
+        WAITING = "waiting", "Waiting"
+        # Stopped by a Filter block whose condition was false.
+        FILTERED = "filtered", "Filtered"
 
     workspace = models.ForeignKey(
         "integrations.Workspace", on_delete=models.CASCADE, related_name="runs"
@@ -309,7 +340,8 @@ class Run(BaseModel):
     # Empty while the run's job has not reached the queue; the reconciler
     # enqueues such runs, so the rows are the outbox.
     rq_job_id = models.CharField(max_length=64, blank=True)
-    # When a queued run waits for a scheduled retry, the time it is due.
+    # When a queued run waits for a scheduled retry, or a waiting run for the
+    # end of its delay, the time it is due.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A running run's lease: the worker holding it renews it while it works,
     # and the reconciler takes over a run whose lease has expired.
@@ -406,6 +438,8 @@ class RunStep(BaseModel):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
     block = models.ForeignKey(Block, on_delete=models.RESTRICT, related_name="+")
     position = models.PositiveIntegerField()
+    # The index of the For each item this step ran for; null outside a loop.
+    item_index = models.PositiveIntegerField(null=True, blank=True)
     key = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices)
     attempt = models.PositiveIntegerField(default=1)
@@ -422,14 +456,24 @@ class RunStep(BaseModel):
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["run", "position"]
+        # Insertion order, which is execution order across loop iterations.
+        ordering = ["run", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "position"], name="run_step_unique_position"
-            )
+                fields=["run", "position"],
+                condition=Q(item_index__isnull=True),
+                name="run_step_unique_position",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "position", "item_index"],
+                condition=Q(item_index__isnull=False),
+                name="run_step_unique_item",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.item_index is not None:
+            return f"{self.key}[{self.item_index}]: {self.status}"
         return f"{self.key}: {self.status}"
 
 

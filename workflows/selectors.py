@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncHour
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
@@ -19,6 +19,7 @@ from workflows.models import (
     FieldMapping,
     InstalledVersion,
     Run,
+    RunStep,
     Workflow,
     WorkflowVersion,
 )
@@ -38,8 +39,17 @@ class StepPlan:
     required: frozenset[str]
     input_validator: Validator | None
     retry: RetryPolicy
-    # The block's config, passed to the action (e.g. a warehouse table).
+    # A logic or utility block's settings, or an action's config that is
+    # passed to it (such as a warehouse table).
     config: dict[str, Any] = field(default_factory=dict)
+    # A Branch's "then" and "else" lists, or a For each's "body".
+    lists: dict[str, list["StepPlan"]] = field(default_factory=dict)
+    # Hides credentials in the input the step record keeps; None keeps it all.
+    redact_input: Any = None
+
+    @property
+    def block_type(self) -> tuple[str, str]:
+        return (self.connector, self.operation)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class VersionPlan:
     version_id: int
     trigger: StepPlan
     trigger_config: dict[str, Any]
+    # The top-level blocks after the trigger; nested ones are in their lists.
     actions: tuple[StepPlan, ...]
     # The custom event's compiled schema; None for app events.
     trigger_validator: Validator | None
@@ -164,6 +175,8 @@ def _build_plan(version_id: int) -> VersionPlan:
             (item.target, item.kind, item.value)
         )
     steps = []
+    by_block: dict[int, StepPlan] = {}
+    top_level: list[StepPlan] = []
     for block in blocks:
         action = registry.action_get(block.connector, block.operation)
         validator = None
@@ -173,20 +186,26 @@ def _build_plan(version_id: int) -> VersionPlan:
                 action.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
             )
             required = frozenset(action.required_inputs)
-        steps.append(
-            StepPlan(
-                block_id=block.pk,
-                position=block.position,
-                key=block.key,
-                connector=block.connector,
-                operation=block.operation,
-                mappings=tuple(mappings.get(block.pk, [])),
-                required=required,
-                input_validator=validator,
-                retry=policy_from_config(block.config.get("retry")),
-                config=block.config,
-            )
+        step = StepPlan(
+            block_id=block.pk,
+            position=block.position,
+            key=block.key,
+            connector=block.connector,
+            operation=block.operation,
+            mappings=tuple(mappings.get(block.pk, [])),
+            required=required,
+            input_validator=validator,
+            retry=policy_from_config(block.config.get("retry")),
+            config=dict(block.config),
+            redact_input=action.redact_input if action else None,
         )
+        steps.append(step)
+        by_block[block.pk] = step
+        # Position order puts a container before the blocks of its lists.
+        if block.parent_id is None:
+            top_level.append(step)
+        else:
+            by_block[block.parent_id].lists.setdefault(block.branch, []).append(step)
     trigger_block = blocks[0]
     trigger_validator = None
     schema = trigger_block.config.get("schema")
@@ -202,7 +221,7 @@ def _build_plan(version_id: int) -> VersionPlan:
         version_id=version_id,
         trigger=steps[0],
         trigger_config=dict(trigger_block.config),
-        actions=tuple(steps[1:]),
+        actions=tuple(top_level[1:]),
         trigger_validator=trigger_validator,
     )
 
@@ -260,14 +279,37 @@ def run_filter(
 
 
 def run_get(*, workspace: Workspace, run_id: int) -> Run | None:
+    steps = RunStep.objects.select_related("block__parent")
     return (
         Run.objects.select_related(
             "workflow__integration", "version", "event", "end_user"
         )
-        .prefetch_related("steps", "stream_deliveries")
+        .prefetch_related(Prefetch("steps", queryset=steps), "stream_deliveries")
         .filter(workspace=workspace, pk=run_id)
         .first()
     )
+
+
+def block_nesting(*, version_id: int) -> dict[int, tuple[int, str]]:
+    """Map each block of a version to its depth and the list that contains it.
+
+    The list reads like ``check: Then``; top-level blocks have depth 0 and an
+    empty list.
+    """
+    rows = list(
+        Block.objects.filter(version_id=version_id)
+        .order_by("position")
+        .values_list("pk", "key", "parent_id", "branch")
+    )
+    keys = {pk: key for pk, key, _, _ in rows}
+    nesting: dict[int, tuple[int, str]] = {}
+    for pk, _, parent_id, branch in rows:
+        if parent_id is None:
+            nesting[pk] = (0, "")
+        else:
+            label = f"{keys[parent_id]}: {Block.Branch(branch).label}"
+            nesting[pk] = (nesting[parent_id][0] + 1, label)
+    return nesting
 
 
 def workflow_get(*, workspace: Workspace, workflow_id: int) -> Workflow | None:
@@ -311,11 +353,16 @@ def version_latest(*, workflow: Workflow) -> WorkflowVersion:
 def version_document(version: WorkflowVersion) -> dict[str, Any]:
     """Return a version's trigger, actions and mappings as one JSON document."""
     blocks = []
-    for block in version.blocks.prefetch_related("mappings").order_by("position"):
+    rows = list(version.blocks.prefetch_related("mappings").order_by("position"))
+    keys = {block.pk: block.key for block in rows}
+    for block in rows:
         entry: dict[str, Any] = {
             "key": block.key,
             "block": f"{block.connector}.{block.operation}",
         }
+        if block.parent_id is not None:
+            # The list that holds the block, such as "check.then" or "items.body".
+            entry["in"] = f"{keys[block.parent_id]}.{block.branch}"
         if block.config:
             entry["config"] = block.config
         mappings = {m.target: {m.kind: m.value} for m in block.mappings.all()}

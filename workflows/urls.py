@@ -46,6 +46,11 @@ urlpatterns = [
         name="step-config-save",
     ),
     path(
+        "steps/<int:block_id>/settings",
+        editor.block_config_save,
+        name="block-config-save",
+    ),
+    path(
         "steps/<int:block_id>/preview",
         editor.mapping_preview_view,
         name="mapping-preview",

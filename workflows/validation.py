@@ -2,8 +2,8 @@
 
 Field references are checked by walking each JMESPath expression's syntax
 tree beside the JSON Schema of the data it reads: the trigger's schema under
-``event``, earlier actions' output schemas under ``steps``, and the end user's
-fields under ``user``.
+``event``, earlier actions' output schemas under ``steps``, the end user's
+fields under ``user``, and inside a For each the array's item under ``item``.
 """
 
 import json
@@ -18,6 +18,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from connectors import registry, schedule
+from workflows import blocks as logic_blocks
 from workflows import mapping
 from workflows.models import Block
 
@@ -154,7 +155,13 @@ def _nesting_depth(value: Any) -> int:
 
 
 def check_version(blocks: list[Block]) -> list[Problem]:
-    """Return every reason the version's blocks cannot be released; empty if none."""
+    """Return every reason the version's blocks cannot be released; empty if none.
+
+    A block may read the trigger, the end user and the steps that certainly
+    ran before it: earlier blocks of its own list and of the lists around it,
+    but not blocks inside an earlier Branch or For each. Inside a For each,
+    ``item`` and ``index`` are the current array item and its index.
+    """
     problems: list[Problem] = []
     if not blocks or blocks[0].kind != Block.Kind.TRIGGER:
         return [{"path": "blocks", "message": "The workflow has no trigger block."}]
@@ -170,7 +177,19 @@ def check_version(blocks: list[Block]) -> list[Problem]:
             "user": USER_SCHEMA,
         },
     }
+    lists: dict[tuple[int | None, str], list[Block]] = {}
     for block in blocks[1:]:
+        lists.setdefault((block.parent_id, block.branch), []).append(block)
+    problems.extend(_check_list(lists.get((None, ""), []), lists, root))
+    return problems
+
+
+def _check_list(
+    blocks: list[Block], lists: dict[tuple[int | None, str], list[Block]], scope: dict
+) -> list[Problem]:
+    """Check one list of blocks in order, adding each one's output to ``scope``."""
+    problems: list[Problem] = []
+    for block in blocks:
         action = registry.action_get(block.connector, block.operation)
         label = f"blocks.{block.key}"
         if action is None:
@@ -181,11 +200,81 @@ def check_version(blocks: list[Block]) -> list[Problem]:
                 }
             )
             continue
-        problems.extend(_check_config(block, action, label))
-        problems.extend(_check_rows_from(block, root, label))
-        problems.extend(_check_mappings(block, action, _block_root(block, root), label))
-        root["properties"]["steps"]["properties"][block.key] = action.output_schema
+        kind = (block.connector, block.operation)
+        if kind in logic_blocks.ENGINE_BLOCKS:
+            problems.extend(_check_engine_block(block, scope, label))
+        else:
+            problems.extend(_check_config(block, action, label))
+            problems.extend(_check_rows_from(block, scope, label))
+            problems.extend(
+                _check_mappings(block, action, _block_root(block, scope), label)
+            )
+        scope["properties"]["steps"]["properties"][block.key] = output_schema(
+            block, action
+        )
+        for name in logic_blocks.CONTAINER_LISTS.get(kind, ()):
+            inner = _scope_copy(scope)
+            if kind == logic_blocks.FOR_EACH:
+                inner["properties"]["item"] = item_schema(block, scope)
+                inner["properties"]["index"] = {"type": "integer", "minimum": 0}
+            problems.extend(_check_list(lists.get((block.pk, name), []), lists, inner))
     return problems
+
+
+def _scope_copy(scope: dict) -> dict:
+    """Copy a scope so that steps added inside a list stay out of the outer one."""
+    steps = scope["properties"]["steps"]
+    return {
+        **scope,
+        "properties": {
+            **scope["properties"],
+            "steps": {**steps, "properties": dict(steps["properties"])},
+        },
+    }
+
+
+def output_schema(block: Block, action: registry.Action) -> dict:
+    """Return the JSON Schema of a block's output, as later blocks read it."""
+    if input_is_open(action):
+        # A Transform's output is its mapped input: one field per mapping.
+        names = {m.target.split(".", 1)[0] for m in block.mappings.all()}
+        return {"type": "object", "properties": dict.fromkeys(names, _UNKNOWN)}
+    return action.output_schema
+
+
+def item_schema(block: Block, scope: dict) -> dict:
+    """Return the schema of a For each's item, from its items expression."""
+    try:
+        parsed = mapping.compile_expression(block.config.get("items"))
+    except mapping.ExpressionSyntaxError:
+        return _UNKNOWN
+    return _items(_resolve(parsed.parsed, scope, "", []))
+
+
+def _check_engine_block(block: Block, scope: dict, label: str) -> list[Problem]:
+    problems = logic_blocks.config_problems(
+        block.connector, block.operation, block.config, path=f"{label}.config"
+    )
+    if problems:
+        return problems
+    for key in ("condition", "items"):
+        if key in block.config:
+            expression = mapping.compile_expression(block.config[key])
+            problems.extend(
+                _check_references(expression, scope, f"{label}.config.{key}")
+            )
+    return problems
+
+
+def input_is_open(action: registry.Action) -> bool:
+    """True for an action such as Transform, whose inputs are named by the author."""
+    schema = action.input_schema
+    return not schema.get("properties") and schema.get("additionalProperties") is True
+
+
+def input_accepts(action: registry.Action, name: str) -> bool:
+    """True when ``name`` can be a top-level input of the action."""
+    return name in action.input_schema.get("properties", {}) or input_is_open(action)
 
 
 def _check_config(block: Block, action: registry.Action, label: str) -> list[Problem]:
@@ -263,6 +352,14 @@ def _check_mappings(
     problems: list[Problem] = []
     mappings = list(block.mappings.all())
     mapped_roots = {m.target.split(".", 1)[0] for m in mappings}
+    if input_is_open(action) and not mappings:
+        problems.append(
+            {
+                "path": f"{label}.inputs",
+                "message": f"{action.title} builds its output from mappings; map at "
+                "least one field.",
+            }
+        )
     for name in action.required_inputs:
         if name not in mapped_roots:
             problems.append(
@@ -305,7 +402,7 @@ def _check_target(action: registry.Action, item) -> str | None:
         properties = schema.get("properties", {})
         if name in properties:
             schema = _as_schema(properties[name])
-        elif not walked:
+        elif not walked and not input_accepts(action, name):
             return f"{action.title} has no input {name!r}."
         elif schema.get("additionalProperties") is False:
             return f"The input {'.'.join(walked)!r} has no field {name!r}."

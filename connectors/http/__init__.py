@@ -1,4 +1,4 @@
-"""The HTTP connector: a signed JSON POST to a URL, such as the author's server."""
+"""The HTTP connector: a signed JSON POST to the author's server, and any request."""
 
 import uuid
 from typing import Any
@@ -6,6 +6,12 @@ from typing import Any
 from django.conf import settings
 
 from connectors.http.client import post_signed_json
+from connectors.http.request import (
+    REQUEST_INPUT,
+    REQUEST_OUTPUT,
+    http_request,
+    input_redact,
+)
 from connectors.registry import (
     Action,
     ActionContext,
@@ -73,7 +79,21 @@ connector = register(
                 output_schema=POST_JSON_OUTPUT,
                 execute=post_json,
                 requires_connection=False,
-            )
+            ),
+            "request": Action(
+                connector="http",
+                name="request",
+                title="HTTP request",
+                description=(
+                    "Calls a URL with a method, headers and a JSON body; "
+                    "credential headers are hidden in run records."
+                ),
+                input_schema=REQUEST_INPUT,
+                output_schema=REQUEST_OUTPUT,
+                execute=http_request,
+                requires_connection=False,
+                redact_input=input_redact,
+            ),
         },
     )
 )

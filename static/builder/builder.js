@@ -103,6 +103,8 @@
   }
 
   function requestPreview(form, row) {
+    // A Transform's new-field rows have no target name to preview yet.
+    if (!row.dataset.target) return;
     var kind = row.querySelector("select").value;
     var value = row.querySelector(".mapping-value").value;
     if (!kind) {

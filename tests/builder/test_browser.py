@@ -113,7 +113,7 @@ def build_order_workflow(tour: Tutorial) -> None:
 
     page.select_option("#id_action", "shopify.create_order")
     page.fill("#id_key", "create_order")
-    page.click("button:has-text('Add action')")
+    page.click("button:has-text('Add step')")
     page.wait_for_selector(".mapping-form")
 
     email_row = page.locator('.mapping-row[data-target="email"]')

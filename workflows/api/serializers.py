@@ -160,11 +160,31 @@ class RunFilterSerializer(serializers.Serializer):
 
 
 class RunStepSerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(
+        source="block.parent.key",
+        allow_null=True,
+        default=None,
+        help_text="The Branch or For each step whose list holds this step; null "
+        "at the top level.",
+    )
+    branch = serializers.CharField(
+        source="block.branch",
+        help_text="The list that holds this step: then, else, body, or empty.",
+    )
+    item_index = serializers.IntegerField(
+        allow_null=True,
+        help_text="The index of the For each item this step ran for; null outside "
+        "a loop.",
+    )
+
     class Meta:
         model = RunStep
         fields = [
             "position",
             "key",
+            "parent",
+            "branch",
+            "item_index",
             "status",
             "attempt",
             "input",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from workflows.models import Run, RunStep, RunTakeover
-from workflows.services.runs import run_transition, runs_enqueue
+from workflows.services.runs import PENDING, run_transition, runs_enqueue
 from workflows.services.schedules import schedules_reconcile
 from workflows.services.streams import streams_reconcile
 
@@ -116,10 +116,14 @@ def _take_over_expired(batch_size: int) -> list[int]:
 
 
 def _orphaned_queued_runs(batch_size: int) -> list[int]:
-    """Queued runs past their grace time whose job is missing from Redis."""
+    """Queued runs past their grace time whose job is missing from Redis.
+
+    A run waiting at a Delay block counts once its delay and the grace time
+    have passed.
+    """
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_ENQUEUE_GRACE_SECONDS)
     candidates = list(
-        Run.objects.filter(status=Run.Status.QUEUED, updated_at__lt=cutoff)
+        Run.objects.filter(status__in=PENDING, updated_at__lt=cutoff)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff))
         .order_by("created_at")
         .values_list("pk", "rq_job_id")[:batch_size]

@@ -20,14 +20,28 @@ Status = Run.Status
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED}),
     # Back to queued when a step waits for a retry or the reconciler takes
-    # the run over from a worker whose lease expired.
-    Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED}),
+    # the run over from a worker whose lease expired; waiting at a Delay
+    # block; filtered when a Filter block's condition is false.
+    Status.RUNNING: frozenset(
+        {
+            Status.SUCCEEDED,
+            Status.FAILED,
+            Status.QUEUED,
+            Status.WAITING,
+            Status.FILTERED,
+        }
+    ),
+    # A waiting run holds no lease; its scheduled job claims it when due.
+    Status.WAITING: frozenset({Status.RUNNING}),
     Status.SUCCEEDED: frozenset(),
     # Back to queued when an operator retries a failed run.
     Status.FAILED: frozenset({Status.QUEUED}),
+    Status.FILTERED: frozenset(),
 }
 
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.FILTERED})
+# Statuses of a run whose job may still have to be enqueued.
+PENDING = frozenset({Status.QUEUED, Status.WAITING})
 
 
 def run_transition(
@@ -117,7 +131,7 @@ def _job_submit(run_id: int, submit, *args) -> str | None:
             extra={"run_id": run_id, "error": type(exc).__name__},
         )
         return None
-    Run.objects.filter(pk=run_id, status=Status.QUEUED).update(rq_job_id=job_id)
+    Run.objects.filter(pk=run_id, status__in=PENDING).update(rq_job_id=job_id)
     return job_id
 
 
@@ -146,6 +160,32 @@ def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
             "attempt": run.attempt,
             "delay_s": round(delay_seconds, 3),
         },
+    )
+    return run
+
+
+def run_delay_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
+    """Pause a running run at a Delay block, to go on after ``delay_seconds``.
+
+    The caller holds the row lock. The run waits without a lease, so the
+    reconciler does not take it for a dead one. Its scheduled job is enqueued
+    after commit. If Redis fails then, the reconciler enqueues the run once
+    it is due.
+    """
+    from workflows.jobs import run_execute_job
+
+    due = timezone.now() + timedelta(seconds=delay_seconds)
+    run_transition(run=run, status=Status.WAITING, next_attempt_at=due)
+    Run.objects.filter(pk=run.pk).update(rq_job_id="")
+    run_id = run.pk
+
+    def schedule() -> None:
+        _job_submit(run_id, jobs.enqueue_in, delay_seconds, run_execute_job, run_id)
+
+    transaction.on_commit(schedule)
+    logger.info(
+        "workflows.run.delayed",
+        extra={"run_id": run_id, "step": step, "delay_s": round(delay_seconds, 3)},
     )
     return run
 

@@ -126,13 +126,15 @@ def execution_data(run: Run, delivery_id: str) -> dict[str, Any]:
         "steps": [
             {
                 "key": step.key,
+                "item_index": step.item_index,
                 "status": step.status,
                 "input": step.input,
                 "output": step.output,
                 "error": step.error,
                 "duration_ms": step.duration_ms,
             }
-            for step in run.steps.order_by("position")
+            # Insertion order, which is execution order across loop items.
+            for step in run.steps.order_by("pk")
         ],
     }
 

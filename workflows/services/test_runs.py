@@ -12,12 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from jmespath.exceptions import JMESPathError
 
 from connectors import registry
 from integrations.models import Connection, EndUser
-from workflows import engine, mapping, selectors
-from workflows.models import WorkflowVersion
+from workflows import blocks, engine, mapping, selectors, validation
+from workflows.models import Block, WorkflowVersion
 from workflows.validation import USER_SCHEMA, trigger_schema
 
 logger = logging.getLogger(__name__)
@@ -88,11 +89,23 @@ def version_sample(version: WorkflowVersion) -> Any:
 
 
 def _preview_context(version: WorkflowVersion, before_position: int) -> dict:
+    visible, loop = _scope(version, before_position)
     steps = {}
-    for block in version.blocks.filter(position__gt=0, position__lt=before_position):
+    for block in visible:
         action = registry.action_get(block.connector, block.operation)
-        steps[block.key] = example_from_schema(action.output_schema if action else {})
+        schema = validation.output_schema(block, action) if action else {}
+        steps[block.key] = example_from_schema(schema)
     context = {"event": version_sample(version), "steps": steps, "user": SAMPLE_USER}
+    if loop is not None:
+        sources = mapping_sources(version, before_position)
+        context["item"] = example_from_schema(sources["item"])
+        context["index"] = 0
+        try:
+            items = blocks.items_evaluate(loop.config.get("items", ""), context, 1)
+        except blocks.BlockError:
+            items = []
+        if items:
+            context["item"] = items[0]
     block = version.blocks.filter(position=before_position).first()
     rows_from = block.config.get("rows_from") if block else None
     if isinstance(rows_from, str) and rows_from.strip():
@@ -104,6 +117,32 @@ def _preview_context(version: WorkflowVersion, before_position: int) -> dict:
         if isinstance(items, list) and items:
             context["item"] = items[0]
     return context
+
+
+def _scope(version: WorkflowVersion, position: int) -> tuple[list[Block], Block | None]:
+    """Return the blocks a block at ``position`` can read, and its For each, if any.
+
+    A block reads earlier blocks of its own list and of the lists around it,
+    as release validation allows.
+    """
+    rows = list(version.blocks.order_by("position"))
+    by_id = {block.pk: block for block in rows}
+    target = next((block for block in rows if block.position == position), None)
+    lists: set[tuple[int | None, str]] = {(None, "")}
+    loop = None
+    node = target
+    while node is not None and node.parent_id is not None:
+        parent = by_id[node.parent_id]
+        lists.add((parent.pk, node.branch))
+        if loop is None and (parent.connector, parent.operation) == blocks.FOR_EACH:
+            loop = parent
+        node = parent
+    visible = [
+        block
+        for block in rows
+        if 0 < block.position < position and (block.parent_id, block.branch) in lists
+    ]
+    return visible, loop
 
 
 def mapping_preview(
@@ -158,42 +197,14 @@ def version_test_run(
         if result.event_errors:
             return result
     context: dict[str, Any] = {"event": event, "steps": {}, "user": user}
-    run_key = uuid.uuid4().hex[:12]
-    for step in plan.actions:
-        action = registry.action_get(step.connector, step.operation)
-        title = action.title if action else f"{step.connector}.{step.operation}"
-        outcome = StepResult(key=step.key, title=title)
-        result.steps.append(outcome)
-        try:
-            outcome.input = engine.step_input_build(step, context)
-        except engine.StepFailed as failed:
-            outcome.input, outcome.error = failed.step_input, failed.error
-            break
-        if action is None:
-            outcome.error = {"code": "unknown_action", "message": f"{title} is gone."}
-            break
-        if live and action.requires_connection and connection.app != step.connector:
-            outcome.error = {
-                "code": "connection_missing",
-                "message": f"The test connection is a {connection.app} account; "
-                f"{title} needs a {step.connector} one.",
-            }
-            break
-        if not live:
-            outcome.output = example_from_schema(action.output_schema)
-            outcome.placeholder_output = True
-        else:
-            try:
-                outcome.output = action.execute(
-                    _test_context(
-                        version, action, connection, f"{run_key}-{step.key}", step
-                    ),
-                    outcome.input,
-                )
-            except registry.ActionError as exc:
-                outcome.error = exc.as_dict()
-                break
-        context["steps"][step.key] = outcome.output
+    walk = _TestWalk(
+        version=version,
+        connection=connection,
+        result=result,
+        context=context,
+        run_key=uuid.uuid4().hex[:12],
+    )
+    _test_list(walk, plan.actions, None)
     logger.info(
         "workflows.test_run.finished",
         extra={
@@ -204,6 +215,121 @@ def version_test_run(
         },
     )
     return result
+
+
+@dataclass
+class _TestWalk:
+    version: WorkflowVersion
+    connection: Connection | None
+    result: TestRunResult
+    context: dict[str, Any]
+    run_key: str
+
+
+def _test_list(walk: _TestWalk, steps, item_index: int | None) -> bool:
+    """Test a list of blocks; returns False once a step failed or a filter stopped."""
+    return all(_test_step(walk, step, item_index) for step in steps)
+
+
+def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
+    action = registry.action_get(step.connector, step.operation)
+    title = action.title if action else f"{step.connector}.{step.operation}"
+    key = step.key if item_index is None else f"{step.key}[{item_index}]"
+    outcome = StepResult(key=key, title=title)
+    walk.result.steps.append(outcome)
+    if step.block_type in blocks.ENGINE_BLOCKS:
+        return _test_engine_block(walk, step, outcome, item_index)
+    try:
+        step_input = engine.step_input_build(step, walk.context)
+    except engine.StepFailed as failed:
+        outcome.input, outcome.error = (
+            _shown_input(step, failed.step_input),
+            failed.error,
+        )
+        return False
+    outcome.input = _shown_input(step, step_input)
+    if action is None:
+        outcome.error = {"code": "unknown_action", "message": f"{title} is gone."}
+        return False
+    live = walk.connection is not None
+    if live and action.requires_connection and walk.connection.app != step.connector:
+        outcome.error = {
+            "code": "connection_missing",
+            "message": f"The test connection is a {walk.connection.app} account; "
+            f"{title} needs a {step.connector} one.",
+        }
+        return False
+    if not live:
+        outcome.output = example_from_schema(action.output_schema)
+        outcome.placeholder_output = True
+    else:
+        try:
+            outcome.output = action.execute(
+                _test_context(
+                    walk.version,
+                    action,
+                    walk.connection,
+                    f"{walk.run_key}-{key}",
+                    step,
+                ),
+                step_input,
+            )
+        except registry.ActionError as exc:
+            outcome.error = exc.as_dict()
+            return False
+    walk.context["steps"][step.key] = outcome.output
+    return True
+
+
+def _shown_input(step, step_input: Any) -> Any:
+    if step.redact_input is not None and isinstance(step_input, dict):
+        return step.redact_input(step_input)
+    return step_input
+
+
+def _test_engine_block(
+    walk: _TestWalk, step, outcome: StepResult, item_index: int | None
+) -> bool:
+    """Evaluate a logic or utility block as a run would; a Delay does not wait."""
+    config = step.config
+    outcome.input = config
+    kind = step.block_type
+    try:
+        if kind in (blocks.FILTER, blocks.BRANCH):
+            passed = blocks.condition_evaluate(
+                config.get("condition", ""), walk.context
+            )
+        elif kind == blocks.FOR_EACH:
+            limit = min(
+                int(config.get("limit", settings.FOR_EACH_MAX_ITEMS)),
+                settings.FOR_EACH_MAX_ITEMS,
+            )
+            items = blocks.items_evaluate(config.get("items", ""), walk.context, limit)
+    except blocks.BlockError as exc:
+        outcome.error = exc.as_dict()
+        return False
+    if kind == blocks.FILTER:
+        outcome.output = {"passed": passed}
+        walk.context["steps"][step.key] = outcome.output
+        return passed
+    if kind == blocks.BRANCH:
+        branch = "then" if passed else "else"
+        outcome.output = {"condition": passed, "branch": branch}
+        walk.context["steps"][step.key] = outcome.output
+        return _test_list(walk, step.lists.get(branch, []), item_index)
+    if kind == blocks.DELAY:
+        outcome.output = {"seconds": config.get("seconds")}
+        walk.context["steps"][step.key] = outcome.output
+        return True
+    outcome.output = {"count": len(items)}
+    walk.context["steps"][step.key] = outcome.output
+    for index, item in enumerate(items):
+        walk.context["item"], walk.context["index"] = item, index
+        if not _test_list(walk, step.lists.get("body", []), index):
+            return False
+    walk.context.pop("item", None)
+    walk.context.pop("index", None)
+    return True
 
 
 def _test_context(
@@ -231,14 +357,23 @@ def _test_context(
 
 
 def mapping_sources(version: WorkflowVersion, before_position: int) -> dict:
-    """The data a mapping at ``before_position`` can read, as JSON Schemas."""
+    """The data a mapping at ``before_position`` can read, as JSON Schemas.
+
+    Inside a For each, ``item`` is the schema of the array's items.
+    """
     trigger = version.blocks.filter(position=0).first()
+    visible, loop = _scope(version, before_position)
     steps = {}
-    for block in version.blocks.filter(position__gt=0, position__lt=before_position):
+    for block in visible:
         action = registry.action_get(block.connector, block.operation)
-        steps[block.key] = action.output_schema if action else {}
-    return {
+        steps[block.key] = validation.output_schema(block, action) if action else {}
+    sources = {
         "event": (trigger_schema(trigger) if trigger else None) or {},
         "steps": steps,
         "user": USER_SCHEMA,
     }
+    if loop is not None:
+        scope = {"type": "object", "properties": dict(sources)}
+        scope["properties"]["steps"] = {"type": "object", "properties": steps}
+        sources["item"] = validation.item_schema(loop, scope)
+    return sources

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from alloy.errors import ValidationError
@@ -20,6 +19,7 @@ from alloy.jsonbody import first_unstorable
 from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry, schedule
 from integrations.models import Integration
+from workflows import blocks as logic_blocks
 from workflows import mapping, validation
 from workflows.exceptions import (
     ReleasedVersionError,
@@ -229,13 +229,19 @@ def action_add(
     operation: str,
     retry: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
+    parent: Block | None = None,
+    branch: str = "",
 ) -> Block:
-    """Append an action block to a draft.
+    """Add an action, logic or utility block at the end of a draft's list.
 
-    ``retry`` overrides the default retry policy for this step with any of
-    ``max_attempts``, ``base_delay_seconds`` and ``max_delay_seconds``.
-    ``config`` holds the settings of an action configured beyond its
-    mappings, such as a warehouse table; ValidationError lists its problems.
+    The list is the top level, or with ``parent`` one of a Branch's lists
+    (``then``, ``else``) or a For each's ``body``. ``retry`` overrides the
+    default retry policy of an action step with any of ``max_attempts``,
+    ``base_delay_seconds`` and ``max_delay_seconds``. ``config`` holds a
+    logic or utility block's settings, or those of an action configured
+    beyond its mappings, such as a warehouse table. Later blocks move down
+    one position. Raises ValidationError naming the bad setting; nothing is
+    stored then.
     """
     _lock_draft(version.pk)
     problems = retry_policy_problems(retry, path="$.config.retry")
@@ -247,8 +253,6 @@ def action_add(
             f"Unknown action {connector}.{operation}.",
             fields=[{"path": "$.operation", "message": "Unknown action."}],
         )
-    if config:
-        _reject_config_problems(action, config)
     if not BLOCK_KEY_PATTERN.match(key) or key == TRIGGER_KEY:
         raise ValidationError(
             f"{key!r} is not a block key: use lower-case letters, digits and _, "
@@ -260,16 +264,132 @@ def action_add(
             f"The version already has a block named {key!r}.",
             fields=[{"path": "$.key", "message": "Already taken."}],
         )
-    last = version.blocks.aggregate(last=Max("position"))["last"] or 0
+    stored_config = _block_config(connector, operation, config, retry)
+    tree = list(version.blocks.order_by("position"))
+    _check_place(
+        tree, parent, branch, nests_loop=(connector, operation) == logic_blocks.FOR_EACH
+    )
+    if parent is None:
+        position = (tree[-1].position if tree else 0) + 1
+    else:
+        position = _subtree_end(tree, parent) + 1
+    # Descending, so that no two rows share a position at any moment.
+    for later in reversed([b for b in tree if b.position >= position]):
+        later.position += 1
+        later.save(update_fields=["position", "updated_at"])
     return Block.objects.create(
         version=version,
         kind=Block.Kind.ACTION,
-        position=last + 1,
+        position=position,
         key=key,
         connector=connector,
         operation=operation,
-        config={**(config or {}), **({"retry": retry} if retry else {})},
+        config=stored_config,
+        parent=parent,
+        branch=branch if parent is not None else "",
     )
+
+
+def _block_config(
+    connector: str, operation: str, config: Any, retry: dict | None
+) -> dict[str, Any]:
+    """Check a new block's config and return the one to store."""
+    if (connector, operation) not in logic_blocks.ENGINE_BLOCKS:
+        if config:
+            _reject_config_problems(registry.action_get(connector, operation), config)
+        return {**(config or {}), **({"retry": retry} if retry else {})}
+    if retry:
+        raise ValidationError(
+            f"{connector}.{operation} makes no call, so it has no retry policy.",
+            fields=[{"path": "$.config.retry", "message": "Unknown setting."}],
+        )
+    if not isinstance(config, dict | None):
+        raise ValidationError(
+            "The block config must be a JSON object.",
+            fields=[{"path": "$.config", "message": "Expected an object."}],
+        )
+    if not config:
+        # A draft may hold a block not set up yet; release reports it.
+        return {}
+    config = dict(config)
+    _reject_unstorable(config, field="config", label="The block config")
+    if (connector, operation) == logic_blocks.FILTER and config.get("rules"):
+        try:
+            config["condition"] = logic_blocks.condition_from_rules(config["rules"])
+        except ValueError as exc:
+            raise ValidationError(
+                f"The filter rules are invalid: {exc}.",
+                fields=[{"path": "$.config.rules", "message": str(exc)}],
+            ) from exc
+    problems = logic_blocks.config_problems(connector, operation, config)
+    if problems:
+        raise ValidationError(
+            "The block settings are invalid: "
+            + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            fields=problems,
+        )
+    return config
+
+
+def _check_place(
+    tree: list[Block], parent: Block | None, branch: str, *, nests_loop: bool
+) -> None:
+    if parent is None:
+        if branch:
+            raise ValidationError(
+                f"The list {branch!r} needs a Branch or For each block to hold it.",
+                fields=[{"path": "$.branch", "message": "No parent block."}],
+            )
+        return
+    lists = logic_blocks.CONTAINER_LISTS.get((parent.connector, parent.operation))
+    if parent.version_id != tree[0].version_id or lists is None:
+        raise ValidationError(
+            f"{parent.key} cannot hold blocks; only a Branch or For each can.",
+            fields=[{"path": "$.parent", "message": "Not a Branch or For each."}],
+        )
+    if branch not in lists:
+        raise ValidationError(
+            f"{parent.key} has the lists {', '.join(lists)}, not {branch!r}.",
+            fields=[{"path": "$.branch", "message": f"Use {' or '.join(lists)}."}],
+        )
+    by_id = {b.pk: b for b in tree}
+    ancestor: Block | None = parent
+    while nests_loop and ancestor is not None:
+        if (ancestor.connector, ancestor.operation) == logic_blocks.FOR_EACH:
+            raise ValidationError(
+                f"A For each cannot go inside the For each {ancestor.key}; map the "
+                "inner array in a Transform or flatten it in the items expression.",
+                fields=[{"path": "$.parent", "message": "Nested For each."}],
+            )
+        ancestor = by_id.get(ancestor.parent_id)
+
+
+def _subtree_end(tree: list[Block], root: Block) -> int:
+    """Return the last position of ``root`` and the blocks nested inside it."""
+    inside = {root.pk}
+    end = root.position
+    for block in tree:
+        if block.parent_id in inside:
+            inside.add(block.pk)
+            end = max(end, block.position)
+    return end
+
+
+@transaction.atomic
+def block_config_set(*, block: Block, config: dict[str, Any]) -> Block:
+    """Replace a draft's logic or utility block settings.
+
+    Raises ValidationError naming each bad setting.
+    """
+    _lock_draft(block.version_id)
+    if (block.connector, block.operation) not in logic_blocks.ENGINE_BLOCKS:
+        raise ValidationError(
+            f"{block.key} takes its input from mappings, not settings.",
+            fields=[{"path": "$.config", "message": "No settings."}],
+        )
+    block.config = _block_config(block.connector, block.operation, config, None)
+    block.save(update_fields=["config", "updated_at"])
+    return block
 
 
 def _reject_config_problems(action: registry.Action, config: dict[str, Any]) -> None:
@@ -312,16 +432,20 @@ def action_config_set(*, block: Block, config: dict[str, Any]) -> Block:
 
 @transaction.atomic
 def action_remove(*, block: Block) -> None:
-    """Remove an action from a draft and close the gap in positions."""
+    """Remove a block from a draft, with the blocks nested inside it.
+
+    Later blocks move up to close the gap in positions.
+    """
     _lock_draft(block.version_id)
     if block.kind == Block.Kind.TRIGGER:
         raise ValidationError("A workflow's trigger cannot be removed; replace it.")
     version = block.version
+    tree = list(version.blocks.order_by("position"))
+    end = _subtree_end(tree, block)
+    removed = end - block.position + 1
     block.delete()
-    for later in version.blocks.filter(position__gt=block.position).order_by(
-        "position"
-    ):
-        later.position -= 1
+    for later in version.blocks.filter(position__gt=end).order_by("position"):
+        later.position -= removed
         later.save(update_fields=["position", "updated_at"])
 
 
@@ -352,7 +476,7 @@ def mapping_set(*, block: Block, target: str, kind: str, value: Any) -> FieldMap
         )
     action = registry.action_get(block.connector, block.operation)
     top = target.split(".", 1)[0]
-    if action is None or top not in action.input_schema.get("properties", {}):
+    if action is None or not validation.input_accepts(action, top):
         raise ValidationError(
             f"{block.key} has no input {top!r}.",
             fields=[{"path": "$.target", "message": f"Unknown input {top!r}."}],
@@ -511,8 +635,10 @@ def version_create_next(*, workflow: Workflow) -> WorkflowVersion:
     draft = WorkflowVersion.objects.create(workflow=workflow, number=number)
     if latest is None:
         return draft
+    copies: dict[int, Block] = {}
+    # Position order copies each parent before the blocks nested in it.
     for block in latest.blocks.prefetch_related("mappings").order_by("position"):
-        copy = Block.objects.create(
+        copy = copies[block.pk] = Block.objects.create(
             version=draft,
             position=block.position,
             kind=block.kind,
@@ -520,6 +646,8 @@ def version_create_next(*, workflow: Workflow) -> WorkflowVersion:
             connector=block.connector,
             operation=block.operation,
             config=block.config,
+            parent=copies.get(block.parent_id),
+            branch=block.branch,
         )
         FieldMapping.objects.bulk_create(
             FieldMapping(block=copy, target=m.target, kind=m.kind, value=m.value)

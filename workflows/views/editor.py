@@ -12,9 +12,11 @@ from django.views.decorators.http import require_POST
 from alloy.errors import ApplicationError
 from connectors import registry, schedule
 from integrations.access import not_found, workspace_required
+from workflows import blocks as logic_blocks
 from workflows import schema_fields, selectors, validation
 from workflows.forms import (
     ActionAddForm,
+    BlockConfigForm,
     MappingForm,
     PreviewForm,
     SchemaFieldFormSet,
@@ -135,7 +137,8 @@ def editor_render(
     field_formset=None,
     add_form: ActionAddForm | None = None,
     mapping_form: MappingForm | None = None,
-    config_form: WarehouseStepForm | None = None,
+    config_form: BlockConfigForm | None = None,
+    step_config: WarehouseStepForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     blocks = list(version.blocks.prefetch_related("mappings").order_by("position"))
@@ -146,13 +149,20 @@ def editor_render(
         "version": version,
         "workflow": version.workflow,
         "integration": version.workflow.integration,
-        "blocks": [_block_summary(b) for b in blocks],
+        "blocks": _block_summaries(blocks),
         "selected": block,
         "read_only": version.is_released,
         "schema_complete": complete,
-        "add_form": add_form or ActionAddForm(),
+        "add_form": add_form or ActionAddForm(places=block_places(blocks)),
     }
-    if block is not None and block.kind == Block.Kind.TRIGGER:
+    block_type = (block.connector, block.operation) if block else None
+    if block_type in logic_blocks.ENGINE_BLOCKS:
+        context.update(
+            action=registry.action_get(*block_type),
+            config_form=config_form
+            or BlockConfigForm(block_type=block_type, config=block.config),
+        )
+    elif block is not None and block.kind == Block.Kind.TRIGGER:
         context["trigger_form"] = trigger_form or TriggerForm(
             initial=_trigger_initial(version, block)
         )
@@ -167,12 +177,14 @@ def editor_render(
                 action=action, current=_current_mappings(block), config=block.config
             )
             if action.config_problems is not None:
-                context["config_form"] = config_form or step_config_form(block)
+                context["step_config_form"] = step_config or step_config_form(block)
             sources = mapping_sources(version, block.position)
             context.update(
                 action=action,
                 mapping_form=form,
                 mapping_rows=_mapping_rows(version, block, form),
+                item_tree=_schema_tree(sources.get("item"), "item"),
+                in_loop="item" in sources,
                 event_tree=_schema_tree(sources["event"], "event"),
                 step_trees=[
                     {"key": key, "fields": _schema_tree(schema, f"steps.{key}")}
@@ -182,6 +194,34 @@ def editor_render(
                 preview_url=reverse("workflows:mapping-preview", args=[block.pk]),
             )
     return render(request, "builder/editor.html", context, status=status)
+
+
+def block_places(blocks: list[Block]) -> list[tuple[str, str]]:
+    """Return the lists a new block can join besides the top level, for a select."""
+    places = []
+    for block in blocks:
+        lists = logic_blocks.CONTAINER_LISTS.get((block.connector, block.operation))
+        for name in lists or ():
+            label = Block.Branch(name).label
+            places.append((f"{block.key}.{name}", f"Inside {block.key}: {label}"))
+    return places
+
+
+def _block_summaries(blocks: list[Block]) -> list[dict]:
+    """Return summaries in flow order, each with its depth and enclosing list."""
+    by_id = {block.pk: block for block in blocks}
+    depths: dict[int, int] = {}
+    summaries = []
+    for block in blocks:
+        summary = _block_summary(block)
+        parent = by_id.get(block.parent_id)
+        depths[block.pk] = depths[parent.pk] + 1 if parent else 0
+        summary["depth"] = depths[block.pk]
+        summary["list"] = (
+            f"{parent.key}: {Block.Branch(block.branch).label}" if parent else ""
+        )
+        summaries.append(summary)
+    return summaries
 
 
 def _block_summary(block: Block) -> dict:
@@ -201,13 +241,27 @@ def _block_summary(block: Block) -> dict:
         detail = f"writes to {block.config['table']}"
     app = connector.title if connector else block.connector
     title = definition.title if definition else block.operation
+    engine_block = (block.connector, block.operation) in logic_blocks.ENGINE_BLOCKS
+    if engine_block:
+        detail = _config_summary(block.config)
     return {
         "block": block,
         # The Custom Event connector's one trigger has the connector's own name.
         "title": title if app == title else f"{app}: {title}",
         "detail": detail,
         "mapped": len(block.mappings.all()),
+        "has_inputs": not engine_block,
     }
+
+
+def _config_summary(config: dict) -> str:
+    if "condition" in config:
+        return f"if {config['condition']}"
+    if "items" in config:
+        return f"each of {config['items']}"
+    if "seconds" in config:
+        return f"wait {config['seconds']:g} s"
+    return "not set up yet"
 
 
 def version_for_request(request: HttpRequest, version_id: int):
@@ -362,15 +416,20 @@ def action_add(request: HttpRequest, version_id: int) -> HttpResponse:
     version = version_for_request(request, version_id)
     if version is None:
         return not_found(request, "workflow version")
-    form = ActionAddForm(request.POST)
+    places = block_places(list(version.blocks.order_by("position")))
+    form = ActionAddForm(request.POST, places=places)
     if form.is_valid():
         connector, _, operation = form.cleaned_data["action"].partition(".")
+        parent_key, _, branch = form.cleaned_data["place"].partition(".")
+        parent = version.blocks.filter(key=parent_key).first() if parent_key else None
         try:
             block = versions.action_add(
                 version=version,
                 key=form.cleaned_data["key"],
                 connector=connector,
                 operation=operation,
+                parent=parent,
+                branch=branch,
             )
         except ApplicationError as exc:
             form.add_error("key" if exc.fields else None, exc.message)
@@ -459,3 +518,45 @@ def mapping_preview_view(request: HttpRequest, block_id: int) -> JsonResponse:
     if preview.error:
         return JsonResponse({"error": preview.error})
     return JsonResponse({"value": pretty_json(preview.value)})
+
+
+# The config form field that shows a service error, by the error's path.
+CONFIG_ERROR_FIELDS = {
+    "$.config.condition": "condition",
+    "$.config.rules": "rule_field_0",
+    "$.config.items": "items",
+    "$.config.limit": "limit",
+    "$.config.seconds": "seconds",
+}
+
+
+@workspace_required
+@require_POST
+def block_config_save(request: HttpRequest, block_id: int) -> HttpResponse:
+    block = block_for_request(request, block_id)
+    block_type = (block.connector, block.operation) if block else None
+    if block is None or block_type not in logic_blocks.ENGINE_BLOCKS:
+        return not_found(request, "logic or utility step")
+    form = BlockConfigForm(request.POST, block_type=block_type, config=block.config)
+    if form.is_valid():
+        try:
+            versions.block_config_set(block=block, config=form.config())
+        except ApplicationError as exc:
+            placed = False
+            for problem in exc.fields:
+                name = CONFIG_ERROR_FIELDS.get(problem.get("path", ""))
+                if name in form.fields:
+                    form.add_error(name, problem["message"])
+                    placed = True
+            if not placed:
+                form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Settings of {block.key} saved.")
+            return redirect(editor_url(block.version, block.key))
+    return editor_render(
+        request,
+        block.version,
+        selected=block.key,
+        config_form=form,
+        status=409 if block.version.is_released else 422,
+    )

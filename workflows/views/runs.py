@@ -57,9 +57,12 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_get(workspace=request.workspace, run_id=run_id)
     if run is None:
         return not_found(request, "run")
+    nesting = selectors.block_nesting(version_id=run.version_id)
     steps = [
         {
             "step": step,
+            "depth": nesting.get(step.block_id, (0, ""))[0],
+            "list": nesting.get(step.block_id, (0, ""))[1],
             "input": _shown(step.input),
             "output": _shown(step.output),
             "error": redact_value(step.error) if step.error else None,

@@ -37,6 +37,6 @@ def step_config_save(request: HttpRequest, block_id: int) -> HttpResponse:
         request,
         block.version,
         selected=block.key,
-        config_form=form,
+        step_config=form,
         status=409 if block.version.is_released else 422,
     )
