@@ -19,7 +19,7 @@ CONFIG_ERROR_FIELDS = {
 
 
 class WarehouseStepForm(forms.Form):
-    # The editor's Add action form has a field named key too.
+    # The editor's Add step form has a field named key too.
     prefix = "config"
 
     table = forms.CharField(

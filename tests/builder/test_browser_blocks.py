@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import connections
 
 from integrations import services as integration_services
-from tests.builder.conftest import make_author
-from tests.builder.test_browser import CHROMIUM, PASSWORD, browser_page, server
+from tests.builder.conftest import CHROMIUM, make_author
+from tests.builder.test_browser import PASSWORD
 from workflows.models import Block, FieldMapping
 from workflows.services import versions
 from workflows.tutorial import ORDER_REQUESTED_SCHEMA
@@ -24,8 +24,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
 ]
-
-__all__ = ["browser_page", "server"]
 
 
 @pytest.fixture

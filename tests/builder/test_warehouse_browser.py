@@ -99,7 +99,7 @@ def build_workflow(server, page, connection, warehouse_url) -> None:
 
     page.select_option("#id_action", "warehouse.upsert_rows")
     page.fill("#id_key", "orders")
-    page.click("button:has-text('Add action')")
+    page.click("button:has-text('Add step')")
     page.wait_for_selector("text=Save table settings")
     page.fill("#id_config-table", "shopify_orders")
     page.fill("#id_config-columns", COLUMNS.replace("numeric", "money"))
