@@ -28,8 +28,8 @@ R = TypeVar("R")
 DEFAULT_JOB_TIMEOUT = 300
 # Jobs record their outcome in the database (runs, steps, deliveries), so RQ
 # deletes a finished job at once instead of keeping its hash and result for
-# 500 seconds; that saves Redis writes and memory on every job. A failed job
-# is kept a week in the failed job registry for an operator to look at.
+# 500 seconds, which saves Redis writes and memory on every job. A failed job
+# stays a week in the failed job registry for an operator to look at.
 RESULT_TTL = 0
 FAILURE_TTL = 7 * 24 * 3600
 

@@ -171,14 +171,17 @@ def _claim(run_id: int, owner: str) -> tuple[Run, selectors.VersionPlan] | None:
     started mark.
     """
     with transaction.atomic():
-        run = (
+        # No ordering: first() would sort by the model's default ordering,
+        # which costs compile time on every claim and means nothing for a pk.
+        found = list(
             Run.objects.select_for_update(of=("self",))
             .select_related(
                 "event", "end_user", "workspace", "installation__connection"
             )
             .filter(pk=run_id)
-            .first()
+            .order_by()
         )
+        run = found[0] if found else None
         if run is None:
             logger.warning("workflows.run.missing", extra={"run_id": run_id})
             return None

@@ -107,7 +107,7 @@ def custom_event_ingest(
 
 
 def _raise_not_runnable(workspace: Workspace, event_name: str, user_id: str) -> None:
-    """Raise the error that says why an event starts no workflow for this user."""
+    """Raise the error naming why an event starts no workflow for this user."""
     if end_user_get(workspace=workspace, external_id=user_id) is None:
         raise EndUserNotFoundError(
             f"No end user with the id {user_id!r} in this workspace; check the id, "
@@ -229,8 +229,8 @@ def _create_runs(
     """Insert one queued run per workflow, each with the id of its future RQ job.
 
     The workflows carry ``run_version_id`` from the selectors. Storing the job
-    id with the run spares a write after enqueueing; should the enqueue fail,
-    the reconciler finds no job under that id and enqueues the run again.
+    id with the run spares a write after enqueueing. If the enqueue fails, the
+    reconciler finds no job under that id and enqueues the run again.
     """
     # NOTE: the data was validated against the published version's schema,
     # which may differ from a pinned older version's.
@@ -253,7 +253,8 @@ def _create_runs(
     for run in runs:
         workflow = by_id[run.workflow_id]
         if run.version_id == workflow.published_version_id:
-            # The answer names each run's version; this spares a query per run.
+            # The response names each run's version, so reusing the loaded
+            # published version spares a query per run.
             run.version = workflow.published_version
     run_jobs = [(run.pk, run.rq_job_id) for run in runs]
     transaction.on_commit(lambda: runs_enqueue_recorded(run_jobs=run_jobs))
