@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import requests
 
 from alloy.bench.load import Request, Sample, load_run
-from alloy.bench.processes import process_tree, tree_figures
+from alloy.bench.processes import machine_cpu_seconds, process_tree, tree_figures
 
 # Seconds without a new delivery after which the bench stops waiting for more.
 DELIVERY_IDLE_TIMEOUT = 30.0
@@ -61,6 +61,9 @@ class PhaseResult:
     statements: int | None = None
     transactions: int | None = None
     records: dict[str, int] = field(default_factory=dict)
+    # Share of all cores' time the whole machine was busy during the phase,
+    # including PostgreSQL, Redis, the load generator and anything else.
+    machine_busy: float = 0.0
 
     @property
     def accepted(self) -> list[Sample]:
@@ -154,6 +157,7 @@ def phase_run(
     sink_clear(sink_url)
     roles = target.roles()
     cpu_before = _cpu_by_pid(roles)
+    busy_before, total_before = machine_cpu_seconds()
     statements_before = target.statements() if target.statements else None
     transactions_before = target.transactions() if target.transactions else None
 
@@ -167,6 +171,7 @@ def phase_run(
     expected = {s.marker for s in samples if 200 <= s.status < 300}
     on_progress(f"{len(expected)} of {len(requests)} accepted; waiting for deliveries")
     arrivals, duplicates = _deliveries_wait(sink_url, expected)
+    busy_after, total_after = machine_cpu_seconds()
     time.sleep(SETTLE_SECONDS)
 
     role_figures = []
@@ -193,6 +198,7 @@ def phase_run(
         arrivals=arrivals,
         duplicates=duplicates,
         roles=role_figures,
+        machine_busy=(busy_after - busy_before) / max(1e-9, total_after - total_before),
     )
     if target.statements and statements_before is not None:
         result.statements = target.statements() - statements_before

@@ -197,3 +197,12 @@ def _kilobytes(text: str, label: str) -> int:
 def tree_figures(pid: int) -> list[ProcessFigures]:
     figures = (process_figures(member) for member in process_tree(pid))
     return [figure for figure in figures if figure is not None]
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Return the machine's busy and total CPU seconds since boot, all cores."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split()[1:9]]
+    # user nice system idle iowait irq softirq steal, in clock ticks.
+    total = sum(fields)
+    idle = fields[3] + fields[4]
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS

@@ -19,8 +19,8 @@ def throughput_table(results: list[PhaseResult]) -> str:
     lines = [
         "| phase | events | accepted | accepted/s | delivered | delivered/s "
         "| accept p50 / p95 / p99 ms | end-to-end p50 / p95 / p99 ms "
-        "| statements per run | transactions per run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| statements per run | transactions per run | machine CPU busy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         lines.append(
@@ -28,7 +28,8 @@ def throughput_table(results: list[PhaseResult]) -> str:
             f"| {result.accepted_per_second:.0f} | {result.delivered} "
             f"| {result.delivered_per_second:.0f} | {_ms(result.accept_latencies_ms)} "
             f"| {_ms(result.end_to_end_ms)} | {_per_run(result.statements, result)} "
-            f"| {_per_run(result.transactions, result)} |"
+            f"| {_per_run(result.transactions, result)} "
+            f"| {result.machine_busy:.0%} |"
         )
     return "\n".join(lines)
 
@@ -92,18 +93,23 @@ def soak_lines(series) -> list[str]:
 
 
 def report_text(run) -> str:
-    results = run.results
     sections = [
         "",
         "Throughput and latency",
         "",
-        throughput_table(results),
+        throughput_table(run.results),
         "",
         "CPU and memory of the processes under test",
         "",
-        resources_table(results),
+        resources_table(run.results),
     ]
-    issues = problems(results)
+    comparison = comparison_rows(run.results)
+    if comparison:
+        sections += ["", "Ours beside n8n", "", comparison_table(comparison)]
+    targets = targets_table(run)
+    if targets:
+        sections += ["", "Targets", "", targets]
+    issues = problems(run.results)
     if issues:
         sections += ["", "Problems", "", *(f"- {line}" for line in issues)]
     soak = soak_lines(run.soak)
@@ -112,5 +118,144 @@ def report_text(run) -> str:
     return "\n".join(sections) + "\n"
 
 
-def docs_write(run) -> None:
-    raise NotImplementedError
+def _closed(results, system: str, workload: str = "custom-event"):
+    return [
+        r
+        for r in results
+        if r.system == system and r.workload == workload and r.rate is None
+    ]
+
+
+def _best_by_concurrency(results) -> dict[int, PhaseResult]:
+    best: dict[int, PhaseResult] = {}
+    for result in results:
+        current = best.get(result.concurrency)
+        if (
+            current is None
+            or result.delivered_per_second > current.delivered_per_second
+        ):
+            best[result.concurrency] = result
+    return best
+
+
+def comparison_rows(results) -> list[tuple[PhaseResult, PhaseResult]]:
+    """Pair ours with n8n's custom-event phases at the same concurrency."""
+    ours = _best_by_concurrency(_closed(results, "alloy"))
+    peer = _best_by_concurrency(_closed(results, "n8n"))
+    return [(ours[c], peer[c]) for c in sorted(ours) if c in peer]
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs else "-"
+
+
+def comparison_table(rows) -> str:
+    lines = [
+        "| concurrency | runs delivered/s: ours / n8n (ratio) "
+        "| accept p99 ms: ours / n8n (ratio) "
+        "| end-to-end p50 ms: ours / n8n | peak RSS MB, all processes: ours / n8n "
+        "(ratio) | CPU ms per event: ours / n8n |",
+        "|---|---|---|---|---|---|",
+    ]
+    for ours, theirs in rows:
+        ours_p99 = percentile(ours.accept_latencies_ms, 0.99)
+        theirs_p99 = percentile(theirs.accept_latencies_ms, 0.99)
+        ours_rss, theirs_rss = total_peak_rss(ours), total_peak_rss(theirs)
+        ours_cpu = sum(ours.cpu_ms_per_event(r) for r in ours.roles)
+        theirs_cpu = sum(theirs.cpu_ms_per_event(r) for r in theirs.roles)
+        lines.append(
+            f"| {ours.concurrency} | {ours.delivered_per_second:.0f} / "
+            f"{theirs.delivered_per_second:.0f} "
+            f"({_ratio(ours.delivered_per_second, theirs.delivered_per_second)}) "
+            f"| {ours_p99:.0f} / {theirs_p99:.0f} ({_ratio(ours_p99, theirs_p99)}) "
+            f"| {percentile(ours.end_to_end_ms, 0.5):.0f} / "
+            f"{percentile(theirs.end_to_end_ms, 0.5):.0f} "
+            f"| {ours_rss / MB:.0f} / {theirs_rss / MB:.0f} "
+            f"({_ratio(ours_rss, theirs_rss)}) "
+            f"| {ours_cpu:.1f} / {theirs_cpu:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+# Worker memory counts as flat when it grows by less than this over the
+# second half of the soak, per 1,000 runs.
+FLAT_BYTES_PER_1000_RUNS = 0.1 * MB
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "not met", None: "not measured"}[met]
+
+
+def targets_table(run) -> str:
+    """Check the issue's targets on this run's figures; empty without the peer."""
+    rows = comparison_rows(run.results)
+    if not rows and run.soak is None:
+        return ""
+    lines = ["| target | figure | result |", "|---|---|---|"]
+    for ours, theirs in rows:
+        ratio = ours.delivered_per_second / max(1e-9, theirs.delivered_per_second)
+        lines.append(
+            f"| runs delivered/s at least 5x n8n's (3x at the least), "
+            f"c={ours.concurrency} | {ratio:.2f}x | "
+            f"{_verdict(ratio >= 5)}{' (3x floor met)' if 3 <= ratio < 5 else ''} |"
+        )
+    at_16 = [(ours, theirs) for ours, theirs in rows if ours.concurrency == 16]
+    if at_16:
+        ours, theirs = at_16[0]
+        ours_p99 = percentile(ours.accept_latencies_ms, 0.99)
+        theirs_p99 = percentile(theirs.accept_latencies_ms, 0.99)
+        lines.append(
+            "| accept p99 at 16 clients at most a tenth of n8n's "
+            f"| {ours_p99:.0f} ms vs {theirs_p99:.0f} ms "
+            f"| {_verdict(ours_p99 <= theirs_p99 / 10)} |"
+        )
+    half = [
+        r
+        for r in run.results
+        if r.system == "alloy" and r.workload == "custom-event" and r.rate
+    ]
+    if half:
+        p50 = percentile(half[0].end_to_end_ms, 0.5)
+        lines.append(
+            "| end-to-end p50 under 50 ms at half capacity "
+            f"| {p50:.0f} ms at {half[0].rate:.0f}/s | {_verdict(p50 < 50)} |"
+        )
+    if rows:
+        ours, theirs = rows[0]
+        ours_rss, theirs_rss = total_peak_rss(ours), total_peak_rss(theirs)
+        lines.append(
+            "| web and worker memory at most a third of n8n's (peak RSS) "
+            f"| {ours_rss / MB:.0f} MB vs {theirs_rss / MB:.0f} MB "
+            f"| {_verdict(ours_rss * 3 <= theirs_rss)} |"
+        )
+    if run.soak is not None and run.soak.points:
+        slope = run.soak.slope_bytes_per_1000_runs()
+        runs = run.soak.points[-1][1]
+        lines.append(
+            f"| worker memory flat over {runs} runs (slope under "
+            f"{FLAT_BYTES_PER_1000_RUNS / MB:.1f} MB per 1,000 runs) "
+            f"| {slope / MB:+.3f} MB per 1,000 runs "
+            f"| {_verdict(slope < FLAT_BYTES_PER_1000_RUNS)} |"
+        )
+    return "\n".join(lines)
+
+
+def scaling_table(results) -> str:
+    rows = sorted(
+        (r for r in _closed(results, "alloy") if r.workers),
+        key=lambda r: (r.concurrency, r.workers),
+    )
+    lines = [
+        "| RQ worker processes | concurrency | runs delivered/s "
+        "| end-to-end p50 / p99 ms | machine CPU busy |",
+        "|---|---|---|---|---|",
+    ]
+    for result in rows:
+        lines.append(
+            f"| {result.workers} | {result.concurrency} "
+            f"| {result.delivered_per_second:.0f} "
+            f"| {percentile(result.end_to_end_ms, 0.5):.0f} / "
+            f"{percentile(result.end_to_end_ms, 0.99):.0f} "
+            f"| {result.machine_busy:.0%} |"
+        )
+    return "\n".join(lines)

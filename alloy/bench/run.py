@@ -57,7 +57,9 @@ class BenchRun:
             self._peer_measure()
         text = report.report_text(self)
         if self.options.write_docs:
-            report.docs_write(self)
+            from alloy.bench.docs import docs_write
+
+            self.write(f"Wrote {docs_write(self)}")
         return text
 
     def stop(self) -> None:

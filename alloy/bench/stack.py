@@ -30,7 +30,7 @@ RECONCILE_INTERVAL = "30"
 
 def postgres_check(server_url: str) -> None:
     try:
-        with psycopg.connect(_database_url(server_url, "postgres"), connect_timeout=3):
+        with psycopg.connect(database_url(server_url, "postgres"), connect_timeout=3):
             pass
     except psycopg.Error as exc:
         raise BenchError(
@@ -49,7 +49,7 @@ def redis_check(redis_url: str) -> None:
         ) from exc
 
 
-def _database_url(server_url: str, name: str) -> str:
+def database_url(server_url: str, name: str) -> str:
     parts = urlsplit(server_url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
 
@@ -81,7 +81,7 @@ class AlloyStack:
         self.web_workers = web_workers
         self.server_url = server_url
         self.database_name = database_name
-        self.database_url = _database_url(server_url, database_name)
+        self.database_url = database_url(server_url, database_name)
         self.redis_url = redis_url
         self.count_dir = count_dir
         self.worker_roles: list[str] = []
@@ -107,7 +107,7 @@ class AlloyStack:
     def prepare(self, sink_url: str) -> dict:
         """Create and migrate the database, flush Redis, build the workflows."""
         with psycopg.connect(
-            _database_url(self.server_url, "postgres"), autocommit=True
+            database_url(self.server_url, "postgres"), autocommit=True
         ) as connection:
             name = sql.Identifier(self.database_name)
             connection.execute(
