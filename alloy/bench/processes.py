@@ -71,12 +71,12 @@ class ProcessGroups:
         return self.log_dir / f"{role}.log"
 
 
-def group_stop(process: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
-    """Send SIGTERM to the process's group, and SIGKILL when it outlives ``timeout``."""
+def group_stop(process: subprocess.Popen) -> None:
+    """Send SIGTERM to the process's group, and SIGKILL after STOP_TIMEOUT seconds."""
     members = process_tree(process.pid)
     _signal_group(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=timeout)
+        process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         _signal_group(process.pid, signal.SIGKILL)
         process.wait()

@@ -97,6 +97,8 @@ class AlloyStack:
             # The default of 1200 a minute would throttle the load generator.
             "API_RATE_LIMIT": "100000000/min",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            # Debug mode keeps every query in memory; production runs without it.
+            "DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
         }
 
