@@ -121,7 +121,7 @@ def docs_write(run, path: Path | None = None) -> Path:
     targets = report.targets_table(run)
     if targets:
         sections += ["", "## Targets", "", targets]
-    issues = report.problems(run.results)
+    issues = report.problems(report.measured_phases(run))
     if issues:
         sections += [
             "",

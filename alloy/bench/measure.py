@@ -235,16 +235,19 @@ def _deliveries_wait(sink_url: str, expected: set[str]) -> tuple[dict[str, float
 class MemorySeries:
     """Resident memory of the worker processes sampled during a soak."""
 
-    # (seconds since start, deliveries so far, RSS of every worker process in bytes)
-    points: list[tuple[float, int, int]] = field(default_factory=list)
+    # (seconds since the start, RSS of every worker process added up, in bytes)
+    points: list[tuple[float, int]] = field(default_factory=list)
+    runs: int = 0
+    seconds: float = 0.0
 
     def slope_bytes_per_1000_runs(self, start_fraction: float = 0.5) -> float:
-        """Least-squares slope of RSS over deliveries, from ``start_fraction`` on."""
+        """Least-squares slope of RSS over time from ``start_fraction`` of the
+        samples on, scaled to 1,000 runs at the soak's average rate."""
         points = self.points[int(len(self.points) * start_fraction) :]
-        if len(points) < 2:
+        if len(points) < 2 or not self.runs:
             return 0.0
-        xs = [p[1] for p in points]
-        ys = [p[2] for p in points]
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
         mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
         spread = sum((x - mean_x) ** 2 for x in xs)
         if spread == 0:
@@ -252,12 +255,12 @@ class MemorySeries:
         covariance = sum(
             (x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)
         )
-        return covariance / spread * 1000
+        seconds_per_run = self.seconds / self.runs
+        return covariance / spread * seconds_per_run * 1000
 
 
 def rss_sample_forever(
     roles: Callable[[], dict[str, int]],
-    delivered: Callable[[], int],
     series: MemorySeries,
     stop: threading.Event,
     interval: float = 1.0,
@@ -269,7 +272,7 @@ def rss_sample_forever(
         for root in roles().values():
             for pid in process_tree(root):
                 total += _rss_bytes(pid)
-        series.points.append((time.monotonic() - started, delivered(), total))
+        series.points.append((time.monotonic() - started, total))
 
 
 def _rss_bytes(pid: int) -> int:

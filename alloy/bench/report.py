@@ -80,16 +80,20 @@ def problems(results: list[PhaseResult]) -> list[str]:
 def soak_lines(series) -> list[str]:
     if series is None or not series.points:
         return []
-    rss = [point[2] for point in series.points]
-    runs = series.points[-1][1]
+    rss = [point[1] for point in series.points]
     slope = series.slope_bytes_per_1000_runs()
     return [
-        f"Worker memory over {runs} runs ({len(rss)} samples, one a second, RSS of "
-        "every worker process added up):",
+        f"Worker memory over {series.runs} runs in {series.seconds:.0f} s "
+        f"({len(rss)} samples, one a second, RSS of every worker process added up):",
         f"first {rss[0] / MB:.1f} MB, last {rss[-1] / MB:.1f} MB, peak "
         f"{max(rss) / MB:.1f} MB; slope over the second half "
         f"{slope / MB:+.3f} MB per 1,000 runs.",
     ]
+
+
+def measured_phases(run) -> list[PhaseResult]:
+    """Return every phase of the run, the soak's last."""
+    return [*run.results, *([run.soak_result] if run.soak_result else [])]
 
 
 def report_text(run) -> str:
@@ -109,7 +113,7 @@ def report_text(run) -> str:
     targets = targets_table(run)
     if targets:
         sections += ["", "Targets", "", targets]
-    issues = problems(run.results)
+    issues = problems(measured_phases(run))
     if issues:
         sections += ["", "Problems", "", *(f"- {line}" for line in issues)]
     soak = soak_lines(run.soak)
@@ -230,7 +234,7 @@ def targets_table(run) -> str:
         )
     if run.soak is not None and run.soak.points:
         slope = run.soak.slope_bytes_per_1000_runs()
-        runs = run.soak.points[-1][1]
+        runs = run.soak.runs
         lines.append(
             f"| worker memory flat over {runs} runs (slope under "
             f"{FLAT_BYTES_PER_1000_RUNS / MB:.1f} MB per 1,000 runs) "

@@ -2,6 +2,7 @@
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class BenchRun:
         self.sink_url = f"http://127.0.0.1:{options.sink_port}"
         self.results: list[PhaseResult] = []
         self.soak: MemorySeries | None = None
+        self.soak_result: PhaseResult | None = None
         self.peer = None
         self._phase_number = 0
 
@@ -146,6 +148,7 @@ class BenchRun:
                     self._soak(
                         target,
                         lambda count: requests_for(workloads.CUSTOM_EVENT, count),
+                        workers,
                     )
             finally:
                 stack.workers_stop()
@@ -211,37 +214,41 @@ class BenchRun:
         )
         self.results.append(result)
 
-    def _soak(self, target: Target, requests_for) -> None:
+    def _soak(self, target: Target, requests_for, workers: int) -> None:
         count = self.options.soak
         self.write(f"Soak: {count} custom events, sampling the workers' memory")
         series = MemorySeries()
         stop = threading.Event()
-        delivered = {"count": 0}
 
         def worker_roles() -> dict[str, int]:
-            return {role: pid for role, pid in target.roles().items() if role != "web"}
+            return {
+                role: pid
+                for role, pid in target.roles().items()
+                if role.startswith("worker-")
+            }
 
         sampler = threading.Thread(
-            target=rss_sample_forever,
-            args=(worker_roles, lambda: delivered["count"], series, stop),
-            daemon=True,
+            target=rss_sample_forever, args=(worker_roles, series, stop), daemon=True
         )
+        started = time.monotonic()
         sampler.start()
         try:
-            batch = 1000
-            for start in range(0, count, batch):
-                result = phase_run(
-                    target,
-                    workload="soak",
-                    requests=requests_for(min(batch, count - start)),
-                    concurrency=min(self.options.concurrency),
-                    sink_url=self.sink_url,
-                )
-                delivered["count"] += result.delivered
+            result = phase_run(
+                target,
+                workload="soak",
+                requests=requests_for(count),
+                concurrency=min(self.options.concurrency),
+                sink_url=self.sink_url,
+                workers=workers,
+                on_progress=self.write,
+            )
         finally:
             stop.set()
             sampler.join()
+        series.runs = result.delivered
+        series.seconds = time.monotonic() - started
         self.soak = series
+        self.soak_result = result
 
     def _peer_measure(self) -> None:
         peer = self.peer

@@ -10,6 +10,7 @@ from alloy.bench.processes import free_port
 from alloy.bench.run import BenchRun
 
 EVENTS = 50
+SOAK_RUNS = 200
 
 
 def bench_options(**overrides):
@@ -28,6 +29,7 @@ def finished_run(bench_database, tmp_path_factory):
         events=EVENTS,
         concurrency="4",
         rate="20",
+        soak=SOAK_RUNS,
         port=free_port(),
         sink_port=free_port(),
         database=bench_database,
@@ -70,15 +72,23 @@ def test_bench_small_run_figures(finished_run):
 
 def test_bench_small_run_keeps_records(finished_run):
     run, _ = finished_run
-    records = run.results[-1].records
-    # Four phases of 50 events and a warm-up of 50, one run each.
-    assert records["runs succeeded"] == 5 * EVENTS
+    records = run.soak_result.records
+    # A warm-up and four phases of 50 events, and the soak, one run each.
+    assert records["runs succeeded"] == 5 * EVENTS + SOAK_RUNS
     assert records.get("runs failed", 0) == 0
     # A custom-event run records the trigger and the POST, a webhook run the trigger.
-    assert records["steps"] == 2 * 3 * EVENTS + 2 * EVENTS
+    assert records["steps"] == 2 * (3 * EVENTS + SOAK_RUNS) + 2 * EVENTS
     assert records["stream deliveries succeeded"] == 2 * EVENTS
 
 
 def test_bench_small_run_stops_processes(finished_run):
     run, _ = finished_run
     assert run.groups.processes == {}
+
+
+def test_bench_small_run_soak_sampled(finished_run):
+    run, text = finished_run
+    assert run.soak.runs == SOAK_RUNS
+    assert len(run.soak.points) >= 2
+    assert min(rss for _, rss in run.soak.points) > 10 * 1024 * 1024
+    assert f"Worker memory over {SOAK_RUNS} runs" in text
