@@ -179,6 +179,10 @@ def machine_lines(run) -> list[str]:
         ("n8n", peer_version or "not run"),
         ("Node.js", _node_version() if peer_version else "not run"),
         ("commit measured", _commit()),
+        (
+            "load average when written (1, 5, 15 min)",
+            ", ".join(f"{load:.1f}" for load in os.getloadavg()),
+        ),
     ]
     return [
         "| | |",

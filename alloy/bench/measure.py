@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 import requests
 
 from alloy.bench.load import Request, Sample, load_run
-from alloy.bench.processes import machine_cpu_seconds, process_tree, tree_figures
+from alloy.bench.processes import (
+    machine_cpu_seconds,
+    process_figures,
+    process_tree,
+    tree_figures,
+)
 
 # Seconds without a new delivery after which the bench stops waiting for more.
 DELIVERY_IDLE_TIMEOUT = 30.0
@@ -64,6 +69,9 @@ class PhaseResult:
     # Share of all cores' time the whole machine was busy during the phase,
     # including PostgreSQL, Redis, the load generator and anything else.
     machine_busy: float = 0.0
+    # The part of machine_busy spent outside the roles, the load generator and
+    # the sink: PostgreSQL, Redis, and whatever else ran on the machine.
+    outside_busy: float = 0.0
 
     @property
     def accepted(self) -> list[Sample]:
@@ -151,12 +159,18 @@ def phase_run(
     sink_url: str,
     workers: int | None = None,
     rate: float | None = None,
+    helper_pids: tuple[int, ...] = (),
     on_progress: Callable[[str], None] = lambda message: None,
 ) -> PhaseResult:
-    """Send ``requests`` to ``target`` and measure until their deliveries arrive."""
+    """Send ``requests`` to ``target`` and measure until their deliveries arrive.
+
+    ``helper_pids`` are the load generator's and the sink's processes, whose
+    CPU time is subtracted from the machine's to give ``outside_busy``.
+    """
     sink_clear(sink_url)
     roles = target.roles()
     cpu_before = _cpu_by_pid(roles)
+    helpers_before = _cpu_of(helper_pids)
     busy_before, total_before = machine_cpu_seconds()
     statements_before = target.statements() if target.statements else None
     transactions_before = target.transactions() if target.transactions else None
@@ -172,7 +186,7 @@ def phase_run(
     on_progress(f"{len(expected)} of {len(requests)} accepted; waiting for deliveries")
     arrivals, duplicates = _deliveries_wait(sink_url, expected)
     busy_after, total_after = machine_cpu_seconds()
-    time.sleep(SETTLE_SECONDS)
+    helpers_cpu = _cpu_of(helper_pids) - helpers_before
 
     role_figures = []
     for role, root in roles.items():
@@ -198,8 +212,13 @@ def phase_run(
         arrivals=arrivals,
         duplicates=duplicates,
         roles=role_figures,
-        machine_busy=(busy_after - busy_before) / max(1e-9, total_after - total_before),
     )
+    machine_seconds = max(1e-9, total_after - total_before)
+    result.machine_busy = (busy_after - busy_before) / machine_seconds
+    roles_cpu = sum(role.cpu_seconds for role in role_figures)
+    outside = busy_after - busy_before - roles_cpu - helpers_cpu
+    result.outside_busy = max(0.0, outside) / machine_seconds
+    time.sleep(SETTLE_SECONDS)
     if target.statements and statements_before is not None:
         result.statements = target.statements() - statements_before
     if target.transactions and transactions_before is not None:
@@ -207,6 +226,11 @@ def phase_run(
     if target.records:
         result.records = target.records()
     return result
+
+
+def _cpu_of(pids: tuple[int, ...]) -> float:
+    figures = (process_figures(pid) for pid in pids)
+    return sum(figure.cpu_seconds for figure in figures if figure is not None)
 
 
 def _deliveries_wait(sink_url: str, expected: set[str]) -> tuple[dict[str, float], int]:

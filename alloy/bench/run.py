@@ -1,5 +1,6 @@
 """One bench invocation: start the sink and the stacks, run every phase, report."""
 
+import os
 import sys
 import threading
 import time
@@ -88,6 +89,10 @@ class BenchRun:
                 f"{self.groups.log_path('sink')}."
             )
 
+    def _helper_pids(self) -> tuple[int, ...]:
+        """Return the load generator's (this process) and the sink's pids."""
+        return (os.getpid(), self.groups.processes["sink"].pid)
+
     def _sink_answers(self) -> bool:
         try:
             sink_arrivals(self.sink_url)
@@ -162,6 +167,7 @@ class BenchRun:
             requests=requests,
             concurrency=4,
             sink_url=self.sink_url,
+            helper_pids=self._helper_pids(),
         )
 
     def _phases(
@@ -185,6 +191,7 @@ class BenchRun:
                 requests=requests_for(options.events),
                 concurrency=concurrency,
                 sink_url=self.sink_url,
+                helper_pids=self._helper_pids(),
                 workers=workers,
                 on_progress=self.write,
             )
@@ -208,6 +215,7 @@ class BenchRun:
             requests=requests_for(options.events),
             concurrency=max(options.concurrency),
             sink_url=self.sink_url,
+            helper_pids=self._helper_pids(),
             workers=workers,
             rate=rate,
             on_progress=self.write,
@@ -239,6 +247,7 @@ class BenchRun:
                 requests=requests_for(count),
                 concurrency=min(self.options.concurrency),
                 sink_url=self.sink_url,
+                helper_pids=self._helper_pids(),
                 workers=workers,
                 on_progress=self.write,
             )
