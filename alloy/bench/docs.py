@@ -3,6 +3,7 @@
 import os
 import platform
 import subprocess
+import textwrap
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -78,10 +79,12 @@ def docs_write(run, path: Path | None = None) -> Path:
     sections = [
         "# Benchmarks",
         "",
-        "Written by `manage.py bench --write-docs` on "
-        f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC. Every figure below comes from "
-        "that one run, ours and n8n's measured in the same invocation on the same "
-        "machine, one after the other.",
+        _wrap(
+            "Written by `manage.py bench --write-docs` on "
+            f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC. Every figure below comes "
+            "from that one run, ours and n8n's measured in the same invocation on "
+            "the same machine, one after the other."
+        ),
         "",
         "## Command",
         "",
@@ -89,12 +92,16 @@ def docs_write(run, path: Path | None = None) -> Path:
         command_line(options),
         "```",
         "",
-        "The bench starts gunicorn (`gthread`, two threads per worker), the RQ workers "
-        "(`manage.py rqworker default --with-scheduler`, the configured worker class), "
-        "the reconciler and a sink, all on 127.0.0.1, against the database "
-        f"`{options.database}` (dropped, created and migrated) and a flushed Redis "
-        "database. It builds the workflows through the services, and stops every "
-        "process it started when it ends. Logs go to `var/bench/<time>/`.",
+        _wrap(
+            "The bench starts gunicorn (`gthread`, two threads per worker), the RQ "
+            "workers (`manage.py rqworker default --with-scheduler`, the configured "
+            "worker class), the reconciler and a sink, all on 127.0.0.1, against the "
+            f"database `{options.database}` (dropped, created and migrated) and a "
+            "flushed Redis database. It builds the workflows through the services, "
+            "and stops every process it started when it ends. Logs go to "
+            "`var/bench/<time>/`. With several worker counts, only the custom-event "
+            "phases run with each; everything else runs with the last."
+        ),
         "",
         "## Machine and versions",
         "",
@@ -112,9 +119,11 @@ def docs_write(run, path: Path | None = None) -> Path:
             "",
             "## Ours beside n8n",
             "",
-            "The custom-event workload on both: a webhook or custom event, three "
-            "fields mapped, a JSON POST to the sink. Where several worker counts ran, "
-            "ours is the one with the most runs delivered per second.",
+            _wrap(
+                "The custom-event workload on both: a custom event (n8n: a webhook), "
+                "three fields mapped, a JSON POST to the sink. Where several worker "
+                "counts ran, ours is the one with the most runs delivered per second."
+            ),
             "",
             report.comparison_table(rows),
         ]
@@ -131,7 +140,7 @@ def docs_write(run, path: Path | None = None) -> Path:
         ]
     soak = report.soak_lines(run.soak)
     if soak:
-        sections += ["", "## Worker memory", "", " ".join(soak)]
+        sections += ["", "## Worker memory", "", _wrap(" ".join(soak))]
     sections += [
         "",
         "## Scaling with RQ worker processes",
@@ -143,6 +152,10 @@ def docs_write(run, path: Path | None = None) -> Path:
     ]
     path.write_text("\n".join(sections))
     return path
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=88, break_on_hyphens=False)
 
 
 def command_line(options) -> str:
@@ -228,7 +241,18 @@ def _node_version() -> str:
 
 def _commit() -> str:
     commit = _output(["git", "rev-parse", "--short", "HEAD"])
-    dirty = _output(["git", "status", "--porcelain", "--untracked-files=no"])
+    # The page being written is left out: rewriting it is not a change measured.
+    dirty = _output(
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!docs/benchmarks.md",
+        ]
+    )
     return f"{commit}{' with uncommitted changes' if dirty else ''}"
 
 

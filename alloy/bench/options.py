@@ -67,8 +67,9 @@ def arguments_add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         default="2",
-        help="RQ worker processes, or a comma-separated list such as 1,2,4 to "
-        "repeat every phase with each (default 2).",
+        help="RQ worker processes, or a comma-separated list such as 1,2,4: the "
+        "custom-event phases run with each count, and everything else with the "
+        "last (default 2).",
     )
     parser.add_argument(
         "--rate",

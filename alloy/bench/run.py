@@ -139,17 +139,24 @@ class BenchRun:
             )
 
         for workers in options.workers:
+            # The last worker count is the main one: every workload, the
+            # open-loop phase and the soak run with it. The others repeat the
+            # closed-loop custom-event phases for the scaling table.
+            main = workers == options.workers[-1]
             stack.workers_start(workers)
             try:
                 self._warm_up(target, requests_for(workloads.CUSTOM_EVENT, 50))
                 for workload in options.workloads:
+                    if not main and workload != workloads.CUSTOM_EVENT:
+                        continue
                     self._phases(
                         target,
                         workload,
                         lambda count, w=workload: requests_for(w, count),
                         workers,
+                        with_rate=main,
                     )
-                if options.soak and workers == options.workers[-1]:
+                if options.soak and main:
                     self._soak(
                         target,
                         lambda count: requests_for(workloads.CUSTOM_EVENT, count),
@@ -176,6 +183,8 @@ class BenchRun:
         workload: str,
         requests_for: Callable[[int], list[Request]],
         workers: int | None,
+        *,
+        with_rate: bool = True,
     ) -> None:
         options = self.options
         first: PhaseResult | None = None
@@ -201,7 +210,7 @@ class BenchRun:
                 f"  {result.delivered_per_second:.0f} runs delivered/s, "
                 f"{result.accepted_per_second:.0f} accepted/s"
             )
-        if options.rate is None or first is None:
+        if options.rate is None or first is None or not with_rate:
             return
         rate = options.rate
         if rate == "half":
