@@ -55,9 +55,15 @@ class BenchRun:
             # npm install takes minutes; it runs while our stack is measured.
             self.peer.install_start()
         self._sink_start()
-        self._ours_measure()
-        if self.peer is not None:
-            self._peer_measure()
+        try:
+            self._ours_measure()
+            if self.peer is not None:
+                self._peer_measure()
+        except requests.RequestException as exc:
+            raise BenchError(
+                f"The sink at {self.sink_url} failed: {exc}. Its log is "
+                f"{self.groups.log_path('sink')}."
+            ) from exc
         text = report.report_text(self)
         if self.options.write_docs:
             from alloy.bench.docs import docs_write

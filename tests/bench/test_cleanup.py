@@ -23,59 +23,83 @@ def alive(pid: int) -> bool:
         return False
 
 
+class BenchProcess:
+    """``manage.py bench`` in a subprocess, with the pids it reports starting."""
+
+    def __init__(self, database: str) -> None:
+        self.ports = [free_port(), free_port()]
+        self.started: dict[str, int] = {}
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "manage.py",
+                "bench",
+                "--events",
+                "50000",
+                "--workload",
+                "custom-event",
+                "--port",
+                str(self.ports[0]),
+                "--sink-port",
+                str(self.ports[1]),
+                "--database",
+                database,
+                "--redis-url",
+                settings.REDIS_URL,
+            ],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "alloy.settings"},
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+            match = STARTED.search(line)
+            if match:
+                self.started[match.group(1)] = int(match.group(2))
+
+    def wait_for_role(self, role: str) -> list[int]:
+        """Wait until ``role`` started; return every process started so far."""
+        assert wait_until(lambda: role in self.started, timeout=120), self.lines
+        return [pid for root in self.started.values() for pid in process_tree(root)]
+
+    def finish(self) -> tuple[int, str]:
+        try:
+            code = self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        self.reader.join(timeout=10)
+        return code, "".join(self.lines)
+
+
 @pytest.mark.parametrize(
     ("signum", "wait_for_role"),
     [(signal.SIGINT, "worker-1"), (signal.SIGTERM, "sink")],
 )
 def test_bench_interrupted_stops_processes(signum, wait_for_role, bench_database):
-    ports = [free_port(), free_port()]
-    bench = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "manage.py",
-            "bench",
-            "--events",
-            "50000",
-            "--workload",
-            "custom-event",
-            "--port",
-            str(ports[0]),
-            "--sink-port",
-            str(ports[1]),
-            "--database",
-            bench_database,
-            "--redis-url",
-            settings.REDIS_URL,
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "alloy.settings"},
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    started: dict[str, int] = {}
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in bench.stderr:
-            lines.append(line)
-            match = STARTED.search(line)
-            if match:
-                started[match.group(1)] = int(match.group(2))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert wait_until(lambda: wait_for_role in started, timeout=120), lines
-        members = [pid for root in started.values() for pid in process_tree(root)]
-        bench.send_signal(signum)
-        code = bench.wait(timeout=60)
-    finally:
-        if bench.poll() is None:
-            bench.kill()
-    reader.join(timeout=10)
-    output = "".join(lines)
+    bench = BenchProcess(bench_database)
+    members = bench.wait_for_role(wait_for_role)
+    bench.process.send_signal(signum)
+    code, output = bench.finish()
     assert code == 1
     assert "Interrupted; every process the bench started was stopped." in output
     assert [pid for pid in members if alive(pid)] == []
-    assert not any(port_in_use(port) for port in ports)
+    assert not any(port_in_use(port) for port in bench.ports)
+
+
+def test_bench_failed_sink_stops_processes(bench_database):
+    bench = BenchProcess(bench_database)
+    members = bench.wait_for_role("worker-1")
+    os.kill(bench.started["sink"], signal.SIGKILL)
+    code, output = bench.finish()
+    assert code == 1
+    assert f"The sink at http://127.0.0.1:{bench.ports[1]} failed" in output
+    assert [pid for pid in members if alive(pid)] == []
+    assert not any(port_in_use(port) for port in bench.ports)
