@@ -21,11 +21,12 @@ METHOD = """\
 - **Load.** The bench's own asyncio client sends HTTP/1.1 POSTs over keep-alive
   connections. A closed-loop phase (`c=16`) keeps that many requests in flight; an
   open-loop phase (`N/s offered`) sends request *i* at *i/N* seconds, so its latency is
-  measured below capacity.
-- **Accepted/s** is the 2xx answers divided by the time from the first request sent to
-  the last answer. **Delivered/s** is the deliveries that reached the sink divided by
+  measured below capacity. A request that waits for a free client is sent late, and
+  its latency counts from when it was sent.
+- **Accepted/s** is the 2xx responses divided by the time from the first request sent to
+  the last response. **Delivered/s** is the deliveries that reached the sink divided by
   the time from the first request sent to the last delivery.
-- **Accept latency** is from sending a request to reading its whole answer.
+- **Accept latency** is from sending a request to reading its whole response.
   **End-to-end latency** is from sending a request to the sink receiving the POST that
   it caused (the HTTP action's POST, or the run's stream delivery). The sink runs in a
   process of its own and finds each event's marker in the body it receives.
@@ -56,7 +57,7 @@ by running the same release with the same `DATABASE_URL`, `REDIS_URL`, `SECRET_K
 and `ENCRYPTION_KEY`:
 
 - web: gunicorn on `alloy.wsgi:application` on each machine, behind a load balancer.
-  A web process keeps no state that another one needs, so any machine can answer
+  A web process keeps no state that another one needs, so any machine can serve
   any request.
 - workers: `manage.py rqworker default --with-scheduler` on each machine, one
   process per core as a start. Every worker takes jobs from the one Redis queue.
@@ -113,6 +114,23 @@ def docs_write(run, path: Path | None = None) -> Path:
         "",
         report.resources_table(run.results),
     ]
+    sections += _comparison_sections(run)
+    sections += [
+        "",
+        "## Scaling with RQ worker processes",
+        "",
+        report.scaling_table(run.results),
+        "",
+        SCALING,
+        METHOD,
+    ]
+    path.write_text("\n".join(sections))
+    return path
+
+
+def _comparison_sections(run) -> list[str]:
+    """Return the comparison with n8n, the targets, the problems and the soak."""
+    sections: list[str] = []
     rows = report.comparison_rows(run.results)
     if rows:
         sections += [
@@ -141,17 +159,7 @@ def docs_write(run, path: Path | None = None) -> Path:
     soak = report.soak_lines(run.soak)
     if soak:
         sections += ["", "## Worker memory", "", _wrap(" ".join(soak))]
-    sections += [
-        "",
-        "## Scaling with RQ worker processes",
-        "",
-        report.scaling_table(run.results),
-        "",
-        SCALING,
-        METHOD,
-    ]
-    path.write_text("\n".join(sections))
-    return path
+    return sections
 
 
 def _wrap(text: str) -> str:

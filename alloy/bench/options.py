@@ -15,7 +15,7 @@ PEERS = ("n8n",)
 
 
 class BenchError(Exception):
-    """The bench cannot go on; the message says why and what to do."""
+    """The bench cannot continue; the message gives the cause and the fix."""
 
 
 class InvalidOption(BenchError):

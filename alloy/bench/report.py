@@ -192,7 +192,10 @@ def _verdict(met: bool | None) -> str:
 
 
 def targets_table(run) -> str:
-    """Check the issue's targets on this run's figures; empty without the peer."""
+    """Compare the run's figures with the performance targets.
+
+    Returns an empty string when neither the peer nor a soak ran.
+    """
     rows = comparison_rows(run.results)
     if not rows and run.soak is None:
         return ""

@@ -91,7 +91,7 @@ class BenchRun:
         )
         if not wait_until(self._sink_answers, timeout=10):
             raise BenchError(
-                f"The sink did not answer on port {self.options.sink_port}; see "
+                f"The sink did not respond on port {self.options.sink_port}; see "
                 f"{self.groups.log_path('sink')}."
             )
 

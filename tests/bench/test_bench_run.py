@@ -92,3 +92,18 @@ def test_bench_small_run_soak_sampled(finished_run):
     assert len(run.soak.points) >= 2
     assert min(rss for _, rss in run.soak.points) > 10 * 1024 * 1024
     assert f"Worker memory over {SOAK_RUNS} runs" in text
+
+
+def test_bench_docs_written(finished_run, tmp_path):
+    from alloy.bench.docs import docs_write
+
+    run, _ = finished_run
+    page = docs_write(run, tmp_path / "benchmarks.md").read_text()
+    assert "--events 50 --concurrency 4 --workload custom-event,shopify-webhook" in page
+    assert "| Python | " in page
+    assert "| CPU | " in page
+    assert "| alloy custom-event c=4, 2 worker(s) | 50 | 50 |" in page
+    assert "## Scaling with RQ worker processes" in page
+    assert "| 2 | 4 | " in page
+    assert "## More workers on more machines" in page
+    assert "Worker memory over 200 runs" in page
