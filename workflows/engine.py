@@ -47,9 +47,10 @@ def run_execute(*, run_id: int) -> Run | None:
     finished or claimed, or its lease was lost.
     """
     owner = lease_owner_name()
-    run = _claim(run_id, owner)
-    if run is None:
+    claimed = _claim(run_id, owner)
+    if claimed is None:
         return None
+    run, plan = claimed
     ids = {
         "run_id": run.pk,
         "workflow_id": run.workflow_id,
@@ -57,7 +58,6 @@ def run_execute(*, run_id: int) -> Run | None:
     }
     logger.info("workflows.run.started", extra={**ids, "attempt": run.attempt})
     started = time.monotonic()
-    plan = selectors.version_plan(run.version_id)
     with LeaseKeeper(run.pk, owner) as lease:
         result = _execute_steps(run, plan, lease)
 
@@ -96,7 +96,12 @@ class _Result:
 
 
 def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
-    done = {step.position: step for step in run.steps.all()}
+    if run.attempt == 1:
+        # A first attempt has no step records yet but the trigger's, which
+        # the claim stored, so there is nothing to resume from.
+        done: dict[int, RunStep] = {}
+    else:
+        done = {step.position: step for step in run.steps.all()}
     context = {
         "event": run.event.data,
         "steps": {},
@@ -106,7 +111,7 @@ def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
             "email": run.end_user.email,
         },
     }
-    if 0 not in done:
+    if run.attempt > 1 and 0 not in done:
         record = _step_start(run, plan.trigger, None)
         _step_finish(
             record,
@@ -158,16 +163,25 @@ def _failure_result(step: StepPlan, record: RunStep, error: dict) -> _Result:
     return _Result(failure=failure)
 
 
-def _claim(run_id: int, owner: str) -> Run | None:
+def _claim(run_id: int, owner: str) -> tuple[Run, selectors.VersionPlan] | None:
+    """Lock a queued run, mark it running under a lease, and load its plan.
+
+    On the first attempt the trigger's step record is stored in the same
+    transaction, since the trigger calls nothing and so needs no separate
+    started mark.
+    """
     with transaction.atomic():
-        run = (
+        # No ordering: first() would sort by the model's default ordering,
+        # which costs compile time on every claim and means nothing for a pk.
+        found = list(
             Run.objects.select_for_update(of=("self",))
             .select_related(
                 "event", "end_user", "workspace", "installation__connection"
             )
             .filter(pk=run_id)
-            .first()
+            .order_by()
         )
+        run = found[0] if found else None
         if run is None:
             logger.warning("workflows.run.missing", extra={"run_id": run_id})
             return None
@@ -176,7 +190,29 @@ def _claim(run_id: int, owner: str) -> Run | None:
                 "workflows.run.skipped", extra={"run_id": run_id, "status": run.status}
             )
             return None
-        return run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
+        run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
+        plan = selectors.version_plan(run.version_id)
+        if run.attempt == 1:
+            _trigger_record(run, plan.trigger)
+        return run, plan
+
+
+def _trigger_record(run: Run, trigger: StepPlan) -> RunStep:
+    """Store the trigger's step, already succeeded, with the event data as output."""
+    now = timezone.now()
+    output, truncated = stored_output(json_storable(run.event.data))
+    return RunStep.objects.create(
+        run=run,
+        position=trigger.position,
+        block_id=trigger.block_id,
+        key=trigger.key,
+        status=RunStep.Status.SUCCEEDED,
+        output=output,
+        output_truncated=truncated,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0,
+    )
 
 
 def _execute_step(

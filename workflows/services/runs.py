@@ -103,6 +103,33 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
     return enqueued
 
 
+def runs_enqueue_recorded(*, run_jobs: list[tuple[int, str]]) -> list[int]:
+    """Hand runs to the job queue under the job ids already stored on them.
+
+    Takes ``(run_id, rq_job_id)`` pairs; call after the transaction that
+    stored the runs. A run whose job cannot reach Redis stays queued with a
+    job id that RQ does not know, which the reconciler treats as missing and
+    enqueues again. Returns the ids of the runs enqueued.
+    """
+    from workflows.jobs import run_execute_job
+
+    enqueued = []
+    for run_id, job_id in run_jobs:
+        try:
+            jobs.enqueue(run_execute_job, run_id, job_id=job_id)
+        except RedisError as exc:
+            logger.warning(
+                "workflows.run.enqueue_failed",
+                extra={"run_id": run_id, "error": type(exc).__name__},
+            )
+            continue
+        enqueued.append(run_id)
+        logger.info(
+            "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
+        )
+    return enqueued
+
+
 def _job_submit(run_id: int, submit, *args) -> str | None:
     """Submit a queued run's job and record its id; None when Redis failed.
 
