@@ -178,6 +178,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         timeout=20, transaction_mode="IMMEDIATE"
     )
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+else:
+    # A connection costs a few milliseconds to open, more than a whole intake
+    # request spends in queries, so web and worker processes keep theirs
+    # between requests and jobs, checking it before reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = _setting(
+        "DATABASE_CONN_MAX_AGE",
+        _positive(env.int),
+        600,
+        "a whole number of seconds above zero",
+    )
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -28,10 +28,10 @@ from workflows.selectors import StepPlan
 from workflows.services.runs import (
     TERMINAL,
     run_delay_schedule,
+    run_finish,
     run_retry_schedule,
     run_transition,
 )
-from workflows.services.streams import stream_delivery_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,10 @@ def run_execute(*, run_id: int) -> Run | None:
     finished or claimed, or its lease was lost.
     """
     owner = lease_owner_name()
-    run = _claim(run_id, owner)
-    if run is None:
+    claimed = _claim(run_id, owner)
+    if claimed is None:
         return None
+    run, plan = claimed
     ids = {
         "run_id": run.pk,
         "workflow_id": run.workflow_id,
@@ -65,31 +66,37 @@ def run_execute(*, run_id: int) -> Run | None:
     }
     logger.info("workflows.run.started", extra={**ids, "attempt": run.attempt})
     started = time.monotonic()
-    plan = selectors.version_plan(run.version_id)
     with LeaseKeeper(run.pk, owner) as lease:
         result = _execute_steps(run, plan, lease)
 
-    with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
-        if locked.status != Run.Status.RUNNING or locked.lease_owner != owner:
-            logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
-            return None
-        if result.retry_delay is not None:
+    if result.retry_delay is not None or result.delay is not None:
+        with transaction.atomic():
+            locked = Run.objects.select_for_update().get(pk=run.pk)
+            if locked.status != Run.Status.RUNNING or locked.lease_owner != owner:
+                logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
+                return None
+            if result.delay is not None:
+                return run_delay_schedule(
+                    run=locked, delay_seconds=result.delay, step=result.step_key
+                )
             return run_retry_schedule(
                 run=locked, delay_seconds=result.retry_delay, step=result.step_key
             )
-        if result.delay is not None:
-            return run_delay_schedule(
-                run=locked, delay_seconds=result.delay, step=result.step_key
-            )
-        status = Run.Status.SUCCEEDED
-        if result.failure:
-            status = Run.Status.FAILED
-        elif result.filtered:
-            status = Run.Status.FILTERED
-        run_transition(run=locked, status=status, error=result.failure)
-        if plan.trigger_config.get("stream_url"):
-            stream_delivery_schedule(run=locked)
+    status = Run.Status.SUCCEEDED
+    if result.failure:
+        status = Run.Status.FAILED
+    elif result.filtered:
+        status = Run.Status.FILTERED
+    finished = run_finish(
+        run=run,
+        lease_owner=owner,
+        status=status,
+        error=result.failure,
+        stream=bool(plan.trigger_config.get("stream_url")),
+    )
+    if not finished:
+        logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
+        return None
     log = logger.warning if result.failure else logger.info
     log(
         "workflows.run.finished",
@@ -100,7 +107,7 @@ def run_execute(*, run_id: int) -> Run | None:
             "error_code": result.failure["code"] if result.failure else None,
         },
     )
-    return locked
+    return run
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,12 @@ class _Walk:
 
 
 def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
-    done = {(step.position, step.item_index): step for step in run.steps.all()}
+    if run.attempt == 1:
+        # A first attempt has no step records yet but the trigger's, which
+        # the claim stored, so there is nothing to resume from.
+        done: dict[tuple[int, int | None], RunStep] = {}
+    else:
+        done = {(step.position, step.item_index): step for step in run.steps.all()}
     context = {
         "event": run.event.data,
         "steps": {},
@@ -137,7 +149,7 @@ def _execute_steps(run: Run, plan: selectors.VersionPlan, lease: LeaseKeeper):
             "email": run.end_user.email,
         },
     }
-    if (0, None) not in done:
+    if run.attempt > 1 and (0, None) not in done:
         record = _step_start(run, plan.trigger, None, None)
         _step_finish(
             record,
@@ -300,16 +312,25 @@ def _failure_result(
     return _Result(failure=failure)
 
 
-def _claim(run_id: int, owner: str) -> Run | None:
+def _claim(run_id: int, owner: str) -> tuple[Run, selectors.VersionPlan] | None:
+    """Lock a queued run, mark it running under a lease, and load its plan.
+
+    On the first attempt the trigger's step record is stored in the same
+    transaction, since the trigger calls nothing and so needs no separate
+    started mark.
+    """
     with transaction.atomic():
-        run = (
+        # No ordering: first() would sort by the model's default ordering,
+        # which costs compile time on every claim and means nothing for a pk.
+        found = list(
             Run.objects.select_for_update(of=("self",))
             .select_related(
                 "event", "end_user", "workspace", "installation__connection"
             )
             .filter(pk=run_id)
-            .first()
+            .order_by()
         )
+        run = found[0] if found else None
         if run is None:
             logger.warning("workflows.run.missing", extra={"run_id": run_id})
             return None
@@ -323,7 +344,29 @@ def _claim(run_id: int, owner: str) -> Run | None:
             # A job that arrives before a Delay block's end would cut the wait.
             logger.info("workflows.run.not_due", extra={"run_id": run_id})
             return None
-        return run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
+        run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
+        plan = selectors.version_plan(run.version_id)
+        if run.attempt == 1:
+            _trigger_record(run, plan.trigger)
+        return run, plan
+
+
+def _trigger_record(run: Run, trigger: StepPlan) -> RunStep:
+    """Store the trigger's step, already succeeded, with the event data as output."""
+    now = timezone.now()
+    output, truncated = stored_output(json_storable(run.event.data))
+    return RunStep.objects.create(
+        run=run,
+        position=trigger.position,
+        block_id=trigger.block_id,
+        key=trigger.key,
+        status=RunStep.Status.SUCCEEDED,
+        output=output,
+        output_truncated=truncated,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0,
+    )
 
 
 def _execute_step(

@@ -6,14 +6,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncHour
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, TruncHour
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from referencing import Registry
 
 from connectors import registry
-from integrations.models import Integration, Workspace
+from integrations.models import Installation, Integration, Workspace
 from workflows.models import (
     Block,
     FieldMapping,
@@ -103,39 +112,64 @@ def installed_topics_for_account(*, app: str, account_id: str) -> list[str]:
     return sorted(topics)
 
 
-def installed_version_ids(
-    *, installation_ids: list[int], workflow_ids: list[int]
-) -> dict[tuple[int, int], int]:
-    """Map ``(installation_id, workflow_id)`` to the version that installation runs."""
-    rows = InstalledVersion.objects.filter(
-        installation_id__in=installation_ids, workflow_id__in=workflow_ids
-    ).values_list("installation_id", "workflow_id", "version_id")
-    return {
-        (installation, workflow): version for installation, workflow, version in rows
-    }
+def custom_event_workflows(
+    *,
+    workspace: Workspace,
+    event_name: str,
+    installations: list[Installation] | None = None,
+) -> list[Workflow]:
+    """Workflows whose published version starts on this custom event.
 
-
-def custom_event_workflows(*, workspace: Workspace, event_name: str) -> list[Workflow]:
-    """Workflows whose published version starts on this custom event."""
-    return list(
-        Workflow.objects.select_related("integration", "published_version").filter(
-            integration__workspace=workspace,
-            published_version__blocks__kind=Block.Kind.TRIGGER,
-            published_version__blocks__connector="custom",
-            published_version__blocks__config__event_name=event_name,
-        )
+    Given ``installations``, only the workflows of their integrations, each
+    with ``run_version_id``: the version that installation runs.
+    """
+    workflows = Workflow.objects.select_related(
+        "integration", "published_version"
+    ).filter(
+        integration__workspace=workspace,
+        published_version__blocks__kind=Block.Kind.TRIGGER,
+        published_version__blocks__connector="custom",
+        published_version__blocks__config__event_name=event_name,
     )
+    if installations is None:
+        return list(workflows)
+    return _with_run_version(workflows, installations)
 
 
 def app_event_workflows(
-    *, integration_ids: list[int], connector: str, operation: str
+    *, installations: list[Installation], connector: str, operation: str
 ) -> list[Workflow]:
+    """Workflows of the installations' integrations started by an app's trigger.
+
+    Each has ``run_version_id``: the version its installation runs.
+    """
+    workflows = Workflow.objects.select_related("published_version").filter(
+        published_version__blocks__kind=Block.Kind.TRIGGER,
+        published_version__blocks__connector=connector,
+        published_version__blocks__operation=operation,
+    )
+    return _with_run_version(workflows, installations)
+
+
+def _with_run_version(
+    workflows: QuerySet[Workflow], installations: list[Installation]
+) -> list[Workflow]:
+    # Each installation runs the version it installed; the published one is
+    # the fallback for a workflow published after it was installed. An end
+    # user has one installation per integration, so at most one row matches.
+    installed = InstalledVersion.objects.filter(
+        installation_id__in=[installation.pk for installation in installations],
+        workflow_id=OuterRef("pk"),
+    ).values("version_id")[:1]
     return list(
-        Workflow.objects.select_related("published_version").filter(
-            integration_id__in=integration_ids,
-            published_version__blocks__kind=Block.Kind.TRIGGER,
-            published_version__blocks__connector=connector,
-            published_version__blocks__operation=operation,
+        workflows.filter(
+            integration_id__in={i.integration_id for i in installations}
+        ).annotate(
+            run_version_id=Coalesce(
+                Subquery(installed),
+                F("published_version_id"),
+                output_field=BigIntegerField(),
+            )
         )
     )
 

@@ -212,16 +212,40 @@ def test_end_user_delete_removes_installations(installed, api, sandbox):
     assert sandbox.shop(SHOP_DOMAIN).webhook_subscriptions == []
 
 
-def test_rate_limit_returns_429(api, settings, monkeypatch):
+class FrozenClock:
+    """The throttle's clock, set by the test so no window boundary falls inside."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def throttle_clock(monkeypatch):
     from alloy.api import ApiKeyRateThrottle
 
+    clock = FrozenClock(1_800_000_015.0)
+    monkeypatch.setattr(ApiKeyRateThrottle, "timer", staticmethod(clock))
     monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
     cache.clear()
+    return clock
+
+
+def test_rate_limit_returns_429(api, throttle_clock):
     codes = [api.get("/api/v1/end-users").status_code for _ in range(3)]
     response = api.get("/api/v1/end-users")
     assert codes == [200, 200, 429]
-    assert int(response["Retry-After"]) > 0
+    assert response["Retry-After"] == "45"
     assert response.json()["error"]["code"] == "throttled"
+
+
+def test_rate_limit_resets_next_window(api, throttle_clock):
+    for _ in range(3):
+        api.get("/api/v1/end-users")
+    throttle_clock.now += 60
+    assert api.get("/api/v1/end-users").status_code == 200
 
 
 def test_docs_served_without_cdn(client):

@@ -6,6 +6,7 @@ workflow in one transaction, then enqueue the runs after commit.
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from workflows.exceptions import (
     UnknownEventError,
 )
 from workflows.models import Event, Run, Workflow
-from workflows.services.runs import runs_enqueue
+from workflows.services.runs import runs_enqueue_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -61,36 +62,20 @@ def custom_event_ingest(
         if previous is not None:
             return _repeat(previous, event_name, user_id, data)
 
-    end_user = end_user_get(workspace=workspace, external_id=user_id)
-    if end_user is None:
-        raise EndUserNotFoundError(
-            f"No end user with the id {user_id!r} in this workspace; check the id, "
-            "or create the end user before sending events for it.",
-            fields=[{"path": "$.user", "message": f"Unknown end user {user_id!r}."}],
+    installations = list(
+        Installation.objects.select_related("end_user").filter(
+            end_user__workspace=workspace, end_user__external_id=user_id
         )
-    workflows = selectors.custom_event_workflows(
-        workspace=workspace, event_name=event_name
     )
+    workflows = []
+    if installations:
+        workflows = selectors.custom_event_workflows(
+            workspace=workspace, event_name=event_name, installations=installations
+        )
     if not workflows:
-        raise UnknownEventError(
-            f"No published workflow is triggered by the custom event {event_name!r}; "
-            "check the name or publish the workflow.",
-            fields=[{"path": "$.event", "message": f"Unknown event {event_name!r}."}],
-        )
-    installations = {
-        installation.integration_id: installation
-        for installation in Installation.objects.filter(
-            end_user=end_user,
-            integration_id__in={workflow.integration_id for workflow in workflows},
-        )
-    }
-    workflows = [w for w in workflows if w.integration_id in installations]
-    if not workflows:
-        raise NotInstalledError(
-            f"End user {user_id!r} has not installed an integration that handles "
-            f"{event_name!r}; install it first.",
-            fields=[{"path": "$.user", "message": "Integration not installed."}],
-        )
+        _raise_not_runnable(workspace, event_name, user_id)
+    end_user = installations[0].end_user
+    by_integration = {i.integration_id: i for i in installations}
     _validate_data(workflows, data)
 
     try:
@@ -103,7 +88,7 @@ def custom_event_ingest(
                 data=data,
                 idempotency_key=idempotency_key or None,
             )
-            runs = _create_runs(event, workflows, installations)
+            runs = _create_runs(event, workflows, by_integration)
     except IntegrityError:
         # Another request with the same idempotency key committed first.
         previous = _event_by_idempotency_key(workspace, idempotency_key or "")
@@ -119,6 +104,27 @@ def custom_event_ingest(
         },
     )
     return IntakeResult(event=event, runs=runs)
+
+
+def _raise_not_runnable(workspace: Workspace, event_name: str, user_id: str) -> None:
+    """Raise the error naming why an event starts no workflow for this user."""
+    if end_user_get(workspace=workspace, external_id=user_id) is None:
+        raise EndUserNotFoundError(
+            f"No end user with the id {user_id!r} in this workspace; check the id, "
+            "or create the end user before sending events for it.",
+            fields=[{"path": "$.user", "message": f"Unknown end user {user_id!r}."}],
+        )
+    if not selectors.custom_event_workflows(workspace=workspace, event_name=event_name):
+        raise UnknownEventError(
+            f"No published workflow is triggered by the custom event {event_name!r}; "
+            "check the name or publish the workflow.",
+            fields=[{"path": "$.event", "message": f"Unknown event {event_name!r}."}],
+        )
+    raise NotInstalledError(
+        f"End user {user_id!r} has not installed an integration that handles "
+        f"{event_name!r}; install it first.",
+        fields=[{"path": "$.user", "message": "Integration not installed."}],
+    )
 
 
 @observe_intake("app")
@@ -168,17 +174,17 @@ def _ingest_for_connection(
     data: Any,
 ) -> IntakeResult | None:
     delivery_id, app_event_id = ids
-    installations = {
-        installation.integration_id: installation
-        for installation in Installation.objects.filter(connection=connection)
-    }
+    installations = list(Installation.objects.filter(connection=connection))
+    if not installations:
+        return None
     workflows = selectors.app_event_workflows(
-        integration_ids=list(installations),
+        installations=installations,
         connector=trigger.connector,
         operation=trigger.name,
     )
     if not workflows:
         return None
+    by_integration = {i.integration_id: i for i in installations}
     try:
         with transaction.atomic():
             event = Event.objects.create(
@@ -191,7 +197,7 @@ def _ingest_for_connection(
                 delivery_id=delivery_id,
                 app_event_id=app_event_id,
             )
-            runs = _create_runs(event, workflows, installations)
+            runs = _create_runs(event, workflows, by_integration)
     except IntegrityError:
         # Only the unique delivery and app event constraints mean a repeat;
         # any other integrity failure is a defect and must surface.
@@ -220,33 +226,38 @@ def _ingest_for_connection(
 def _create_runs(
     event: Event, workflows: list[Workflow], installations: dict[int, Installation]
 ) -> list[Run]:
-    # Each installation runs the version it installed; the published one is
-    # the fallback for a workflow published after it was installed.
+    """Insert one queued run per workflow, each with the id of its future RQ job.
+
+    The workflows carry ``run_version_id`` from the selectors. Storing the job
+    id with the run spares a write after enqueueing. If the enqueue fails, the
+    reconciler finds no job under that id and enqueues the run again.
+    """
     # NOTE: the data was validated against the published version's schema,
     # which may differ from a pinned older version's.
-    installed = selectors.installed_version_ids(
-        installation_ids=[i.pk for i in installations.values()],
-        workflow_ids=[workflow.pk for workflow in workflows],
-    )
     runs = Run.objects.bulk_create(
         Run(
             workspace_id=event.workspace_id,
             workflow=workflow,
-            version_id=installed.get(
-                (installations[workflow.integration_id].pk, workflow.pk),
-                workflow.published_version_id,
-            ),
+            version_id=workflow.run_version_id,
             event=event,
             end_user_id=event.end_user_id,
             installation=installations[workflow.integration_id],
+            rq_job_id=uuid.uuid4().hex,
         )
         for workflow in workflows
     )
     if any(run.pk is None for run in runs):
         # Backends without RETURNING leave pks unset on bulk_create.
         runs = list(Run.objects.filter(event=event).order_by("pk"))
-    run_ids = [run.pk for run in runs]
-    transaction.on_commit(lambda: runs_enqueue(run_ids=run_ids))
+    by_id = {workflow.pk: workflow for workflow in workflows}
+    for run in runs:
+        workflow = by_id[run.workflow_id]
+        if run.version_id == workflow.published_version_id:
+            # The response names each run's version, so reusing the loaded
+            # published version spares a query per run.
+            run.version = workflow.published_version
+    run_jobs = [(run.pk, run.rq_job_id) for run in runs]
+    transaction.on_commit(lambda: runs_enqueue_recorded(run_jobs=run_jobs))
     return runs
 
 

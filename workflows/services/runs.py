@@ -1,6 +1,7 @@
 """Run state: the one table of allowed status changes, leases and enqueueing runs."""
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -87,6 +88,54 @@ def run_transition(
     return run
 
 
+def run_finish(
+    *,
+    run: Run,
+    lease_owner: str,
+    status: str,
+    error: dict | None = None,
+    stream: bool = False,
+) -> bool:
+    """Move a running run to succeeded or failed in one guarded UPDATE.
+
+    The UPDATE matches only while the run is running under ``lease_owner``,
+    which does the work of a locked read followed by a save in one statement.
+    Returns False, changing nothing, when the lease was lost. With ``stream``
+    set, the same write gives the run its stream delivery id, and the first
+    delivery attempt is enqueued. A failed run enqueues the error webhook.
+    Raises InvalidRunTransition for a status other than succeeded or failed.
+    """
+    from workflows.services.notifications import run_failure_schedule
+    from workflows.services.streams import stream_delivery_enqueue
+
+    if status not in TERMINAL:
+        raise InvalidRunTransition(f"run {run.pk}: running -> {status}")
+    now = timezone.now()
+    changes = {
+        "status": status,
+        "error": error,
+        "finished_at": now,
+        "next_attempt_at": None,
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if stream:
+        changes["stream_delivery_id"] = uuid.uuid4()
+    updated = Run.objects.filter(
+        pk=run.pk, status=Status.RUNNING, lease_owner=lease_owner
+    ).update(**changes)
+    if updated != 1:
+        return False
+    for field, value in changes.items():
+        setattr(run, field, value)
+    if status == Status.FAILED:
+        run_failure_schedule(run=run)
+    if stream:
+        stream_delivery_enqueue(run=run)
+    return True
+
+
 def run_lease_renew(*, run_id: int, lease_owner: str) -> bool:
     """Extend a running run's lease; False when the owner no longer holds it."""
     expires = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
@@ -109,6 +158,33 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
     for run_id in run_ids:
         job_id = _job_submit(run_id, jobs.enqueue, run_execute_job, run_id)
         if job_id is None:
+            continue
+        enqueued.append(run_id)
+        logger.info(
+            "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
+        )
+    return enqueued
+
+
+def runs_enqueue_recorded(*, run_jobs: list[tuple[int, str]]) -> list[int]:
+    """Hand runs to the job queue under the job ids already stored on them.
+
+    Takes ``(run_id, rq_job_id)`` pairs; call after the transaction that
+    stored the runs. A run whose job cannot reach Redis stays queued with a
+    job id that RQ does not know, which the reconciler treats as missing and
+    enqueues again. Returns the ids of the runs enqueued.
+    """
+    from workflows.jobs import run_execute_job
+
+    enqueued = []
+    for run_id, job_id in run_jobs:
+        try:
+            jobs.enqueue(run_execute_job, run_id, job_id=job_id)
+        except RedisError as exc:
+            logger.warning(
+                "workflows.run.enqueue_failed",
+                extra={"run_id": run_id, "error": type(exc).__name__},
+            )
             continue
         enqueued.append(run_id)
         logger.info(

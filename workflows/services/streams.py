@@ -6,7 +6,6 @@ schedule with the same delivery id, and every attempt is recorded.
 
 import logging
 import random
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -24,14 +23,11 @@ from workflows.models import Run, StreamDelivery
 logger = logging.getLogger(__name__)
 
 
-def stream_delivery_schedule(*, run: Run) -> None:
-    """Give a finished run a delivery id and enqueue its first attempt after commit.
+def stream_delivery_enqueue(*, run: Run) -> None:
+    """Enqueue the first attempt of a run's delivery, after commit if in a transaction.
 
-    The caller holds the run's row lock. When Redis fails at commit, the
-    reconciler enqueues the attempt later (see streams_reconcile).
+    The run already has its ``stream_delivery_id`` stored.
     """
-    run.stream_delivery_id = uuid.uuid4()
-    run.save(update_fields=["stream_delivery_id", "updated_at"])
     run_id, delivery_id = run.pk, str(run.stream_delivery_id)
     transaction.on_commit(lambda: _enqueue_attempt(run_id, delivery_id, 1, 0.0))
 

@@ -1,0 +1,1 @@
+"""The benchmark behind ``manage.py bench``: stack, load, peer and report."""

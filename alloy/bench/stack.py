@@ -1,0 +1,290 @@
+"""Our stack on loopback: gunicorn, RQ workers, the reconciler, PostgreSQL and Redis.
+
+PostgreSQL and Redis are the servers already running; the bench gets a
+database of its own, dropped and created again, and a Redis database number
+of its own, flushed. Everything else is started here and stopped by
+ProcessGroups.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+from django.conf import settings
+from psycopg import sql
+
+from alloy.bench.options import BenchError
+from alloy.bench.processes import ProcessGroups, wait_until
+from alloy.bench.workloads import SHOPIFY_CLIENT_SECRET
+
+# Seconds to wait for gunicorn or a worker to come up.
+START_TIMEOUT = 60.0
+# Seconds between the reconciler's passes, as docs/operations.md runs it.
+RECONCILE_INTERVAL = "30"
+
+
+def postgres_check(server_url: str) -> None:
+    try:
+        with psycopg.connect(database_url(server_url, "postgres"), connect_timeout=3):
+            pass
+    except psycopg.Error as exc:
+        raise BenchError(
+            f"PostgreSQL at {_without_password(server_url)} cannot be reached: "
+            f"{str(exc).strip()}. Start it, or pass --postgres-url."
+        ) from exc
+
+
+def redis_check(redis_url: str) -> None:
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=3).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise BenchError(
+            f"Redis at {_without_password(redis_url)} cannot be reached: {exc}. "
+            "Start it, or pass --redis-url."
+        ) from exc
+
+
+def database_url(server_url: str, name: str) -> str:
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class AlloyStack:
+    """The processes and data of one bench invocation's system under test."""
+
+    def __init__(
+        self,
+        groups: ProcessGroups,
+        *,
+        port: int,
+        web_workers: int,
+        server_url: str,
+        database_name: str,
+        redis_url: str,
+        count_dir: Path,
+    ) -> None:
+        self.groups = groups
+        self.port = port
+        self.web_workers = web_workers
+        self.server_url = server_url
+        self.database_name = database_name
+        self.database_url = database_url(server_url, database_name)
+        self.redis_url = redis_url
+        self.count_dir = count_dir
+        self.worker_roles: list[str] = []
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "alloy.bench.settings",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": redis_url,
+            "BENCH_STATEMENT_COUNT_DIR": str(count_dir),
+            "SHOPIFY_CLIENT_SECRET": SHOPIFY_CLIENT_SECRET,
+            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            # The default of 1200 a minute would throttle the load generator.
+            "API_RATE_LIMIT": "100000000/min",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            # Debug mode keeps every query in memory; production runs without it.
+            "DEBUG": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(settings.BASE_DIR)
+
+    def prepare(self, sink_url: str) -> dict:
+        """Create and migrate the database, flush Redis, build the workflows."""
+        with psycopg.connect(
+            database_url(self.server_url, "postgres"), autocommit=True
+        ) as connection:
+            name = sql.Identifier(self.database_name)
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name)
+            )
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        redis.Redis.from_url(self.redis_url).flushdb()
+        self.count_dir.mkdir(parents=True, exist_ok=True)
+        self._manage_once("migrate", "--no-input", "-v", "0")
+        output = self._python_once("-m", "alloy.bench.prepare", sink_url)
+        return json.loads(output.strip().splitlines()[-1])
+
+    def _manage_once(self, *args: str) -> str:
+        return self._python_once("manage.py", *args)
+
+    def _python_once(self, *args: str) -> str:
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, *args],
+            cwd=self.base_dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BenchError(
+                f"{' '.join(args)} failed with exit code {result.returncode}:\n"
+                f"{result.stderr[-3000:]}"
+            )
+        return result.stdout
+
+    def web_start(self) -> None:
+        self.groups.start(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "alloy.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.web_workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "2",
+                "--keep-alive",
+                "30",
+                "--backlog",
+                "2048",
+            ],
+            env=self.env,
+            cwd=self.base_dir,
+        )
+        if not wait_until(self._web_answers, timeout=START_TIMEOUT, step=0.2):
+            raise BenchError(
+                f"gunicorn did not answer on port {self.port} within "
+                f"{START_TIMEOUT:g} s; see {self.groups.log_path('web')}."
+            )
+
+    def _web_answers(self) -> bool:
+        if "web" in self.groups.exited():
+            raise BenchError(
+                f"gunicorn exited at start; see {self.groups.log_path('web')}."
+            )
+        import requests
+
+        try:
+            requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
+        except requests.RequestException:
+            return False
+        return True
+
+    def workers_start(self, count: int) -> None:
+        """Start ``count`` RQ workers with the scheduler, and the reconciler."""
+        from rq import Worker
+
+        connection = redis.Redis.from_url(self.redis_url)
+        for number in range(1, count + 1):
+            role = f"worker-{number}"
+            self.groups.start(
+                role,
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rqworker",
+                    "default",
+                    "--with-scheduler",
+                ],
+                env=self.env,
+                cwd=self.base_dir,
+            )
+            self.worker_roles.append(role)
+        self.groups.start(
+            "reconciler",
+            [
+                sys.executable,
+                "manage.py",
+                "runs_reconcile",
+                "--every",
+                RECONCILE_INTERVAL,
+            ],
+            env=self.env,
+            cwd=self.base_dir,
+        )
+
+        def registered() -> bool:
+            exited = set(self.groups.exited()) & set(self.worker_roles)
+            if exited:
+                raise BenchError(
+                    f"{', '.join(sorted(exited))} exited at start; see "
+                    f"{self.groups.log_dir}."
+                )
+            return len(Worker.all(connection=connection)) >= count
+
+        if not wait_until(registered, timeout=START_TIMEOUT, step=0.2):
+            raise BenchError(
+                f"{count} RQ worker(s) did not register within {START_TIMEOUT:g} s; "
+                f"see {self.groups.log_dir}."
+            )
+
+    def workers_stop(self) -> None:
+        for role in [*self.worker_roles, "reconciler"]:
+            self.groups.stop(role)
+        self.worker_roles = []
+
+    def roles(self) -> dict[str, int]:
+        return {
+            role: process.pid
+            for role, process in self.groups.processes.items()
+            if role in ("web", "reconciler") or role in self.worker_roles
+        }
+
+    def statement_counts(self) -> int:
+        """Return the SQL statements every started process has sent so far."""
+        total = 0
+        for path in self.count_dir.iterdir():
+            if path.suffix != ".tmp":
+                total += int(path.read_text() or 0)
+        return total
+
+    def transaction_count(self) -> int:
+        """Return the bench database's commits and rollbacks (pg_stat_database)."""
+        with psycopg.connect(self.database_url) as connection:
+            # The statistics are cached for the transaction; read them afresh.
+            connection.execute("SELECT pg_stat_clear_snapshot()")
+            row = connection.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                "WHERE datname = %s",
+                [self.database_name],
+            ).fetchone()
+        return int(row[0])
+
+    def records(self) -> dict[str, int]:
+        """Return the count of runs by status, of steps and of stream deliveries."""
+        with psycopg.connect(self.database_url) as connection:
+            rows = connection.execute(
+                "SELECT status, count(*) FROM workflows_run GROUP BY status"
+            ).fetchall()
+            steps = connection.execute("SELECT count(*) FROM workflows_runstep")
+            steps = steps.fetchone()[0]
+            streams = connection.execute(
+                "SELECT count(*) FROM workflows_streamdelivery WHERE succeeded"
+            ).fetchone()[0]
+        counts = {f"runs {status}": count for status, count in rows}
+        counts["steps"] = steps
+        counts["stream deliveries succeeded"] = streams
+        return counts
+
+    def unfinished_runs(self) -> int:
+        with psycopg.connect(self.database_url) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM workflows_run "
+                "WHERE status IN ('queued', 'running')"
+            ).fetchone()
+        return row[0]

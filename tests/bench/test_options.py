@@ -1,0 +1,75 @@
+"""manage.py bench rejects invalid options before it starts anything."""
+
+import socket
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from alloy.bench.processes import free_port
+
+
+def bench(*args: str) -> None:
+    ports = ["--port", str(free_port()), "--sink-port", str(free_port())]
+    call_command("bench", *ports, *args)
+
+
+def bench_logs() -> set[Path]:
+    root = Path(__file__).resolve().parents[2] / "var" / "bench"
+    return set(root.iterdir()) if root.exists() else set()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--events", "0"], "--events must be at least 1, not 0."),
+        (["--events", "-5"], "--events must be at least 1, not -5."),
+        (["--concurrency", "-4"], "--concurrency must be at least 1, not -4."),
+        (["--concurrency", "16,0"], "--concurrency must be at least 1, not 0."),
+        (["--concurrency", "many"], "--concurrency 'many' is invalid"),
+        (["--workers", "1,x"], "--workers '1,x' is invalid"),
+        (["--web-workers", "0"], "--web-workers must be at least 1, not 0."),
+        (["--rate", "0"], "--rate '0' is invalid"),
+        (["--rate", "fast"], "--rate 'fast' is invalid"),
+        (["--workload", "orders"], "--workload 'orders' is invalid"),
+        (["--soak", "-1"], "--soak must be 0 or more, not -1."),
+        (["--database", "x; drop"], "--database 'x; drop' is invalid"),
+    ],
+)
+def test_bench_invalid_option_rejected(args, message):
+    with pytest.raises(CommandError) as raised:
+        bench(*args)
+    assert message in str(raised.value)
+
+
+def test_bench_port_in_use_rejected():
+    before = bench_logs()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError) as raised:
+            call_command("bench", "--port", str(port), "--sink-port", str(free_port()))
+    assert f"--port {port} is in use" in str(raised.value)
+    assert bench_logs() == before
+
+
+def test_bench_same_ports_rejected():
+    port = str(free_port())
+    with pytest.raises(CommandError) as raised:
+        call_command("bench", "--port", port, "--sink-port", port)
+    assert "The ports must differ" in str(raised.value)
+
+
+def test_bench_unreachable_postgres_rejected():
+    url = f"postgres://postgres@127.0.0.1:{free_port()}"
+    with pytest.raises(CommandError) as raised:
+        bench("--postgres-url", url)
+    assert f"PostgreSQL at {url} cannot be reached" in str(raised.value)
+
+
+def test_bench_unreachable_redis_rejected():
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(CommandError) as raised:
+        bench("--redis-url", url)
+    assert f"Redis at {url} cannot be reached" in str(raised.value)
