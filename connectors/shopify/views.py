@@ -1,6 +1,7 @@
 """The endpoint Shopify delivers webhooks to."""
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -8,7 +9,13 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from alloy.errors import error_body
-from alloy.jsonbody import InvalidJsonError, PayloadTooLargeError, json_body_parse
+from alloy.jsonbody import (
+    InvalidJsonError,
+    PayloadTooLargeError,
+    first_unstorable,
+    json_body_parse,
+    json_storable,
+)
 from connectors.shopify import webhooks
 from connectors.shopify.client import SHOP_DOMAIN_PATTERN
 from workflows.services.intake import app_event_ingest
@@ -71,7 +78,7 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
             problems,
         )
     try:
-        data = json_body_parse(body)
+        data = _payload_parse(body, shop=shop, webhook_id=webhook_id)
     except (InvalidJsonError, PayloadTooLargeError) as exc:
         return _rejection(shop, exc.code, exc.message, exc.fields, exc.status_code)
     if not isinstance(data, dict):
@@ -97,6 +104,33 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
             "runs": [run.pk for result in results for run in result.runs],
         }
     )
+
+
+def _payload_parse(body: bytes, *, shop: str, webhook_id: str) -> Any:
+    """Parse a verified webhook body, replacing text the database cannot store.
+
+    Shopify retries a refused webhook 8 times over 4 hours and then drops it,
+    so a NUL character or an unpaired surrogate in, say, an order note
+    becomes U+FFFD rather than losing the order. Raises
+    InvalidJsonError for a body that is not JSON or nests too deep.
+    """
+    data = json_body_parse(body, check_values=False)
+    problem = first_unstorable(data)
+    if problem is None:
+        return data
+    repaired = json_storable(data)
+    remaining = first_unstorable(repaired)
+    if remaining is not None:
+        path, message = remaining
+        raise InvalidJsonError(
+            f"The body cannot be stored: {message}",
+            fields=[{"path": path, "message": message}],
+        )
+    logger.warning(
+        "shopify.webhook.text_replaced",
+        extra={"shop": shop, "webhook_id": webhook_id, "path": problem[0]},
+    )
+    return repaired
 
 
 def _header_problems(
