@@ -41,7 +41,7 @@ def test_warehouse_page_refused_url(author_client):
     )
     assert response.status_code == 422
     page = response.content.decode()
-    assert "postgresql://loader@127.0.0.1:9/analytics" in page
+    assert "postgresql://loader:***@127.0.0.1:9/analytics" in page
     assert PASSWORD not in page
 
 
