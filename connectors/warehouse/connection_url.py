@@ -9,7 +9,7 @@ from connectors.warehouse.backends import BACKENDS, backend_for_scheme
 # libpq reads ``host``, ``hostaddr``, ``service`` and ``passfile`` from the
 # query too, which would bypass the outbound address check.
 ALLOWED_PARAMETERS = frozenset({"sslmode", "application_name"})
-# What a message shows in place of a password or of a rejected parameter's value.
+# The text shown in place of a password, or of a rejected parameter's value.
 REDACTED = "***"
 SSL_MODES = frozenset(
     {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}

@@ -32,7 +32,7 @@ pytestmark = [
 ]
 
 
-def overflow(page) -> dict:
+def measure_widths(page) -> dict:
     return page.evaluate(
         "({scrollWidth: document.documentElement.scrollWidth,"
         " innerWidth: window.innerWidth})"
@@ -78,7 +78,7 @@ def test_pages_fit_phone_screen(server, browser_page, workspace, tutorial):
         for name, path in paths.items():
             page.goto(f"{server.url}{path}")
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-            sizes = overflow(page)
+            sizes = measure_widths(page)
             assert sizes["scrollWidth"] <= sizes["innerWidth"], (name, sizes)
 
         page.goto(f"{server.url}/builder/warehouse")
@@ -87,7 +87,7 @@ def test_pages_fit_phone_screen(server, browser_page, workspace, tutorial):
         page.click("button:has-text('Connect')")
         page.wait_for_selector("text=Could not connect to the warehouse")
         page.screenshot(path=str(ARTIFACTS / "warehouse-refused.png"), full_page=True)
-        sizes = overflow(page)
+        sizes = measure_widths(page)
         assert sizes["scrollWidth"] <= sizes["innerWidth"], ("refused", sizes)
     finally:
         connections.close_all()
