@@ -192,9 +192,22 @@ def _end_user_warehouse_set(
         }
         if existing:
             connection = existing[0]
+            # Extra warehouses stored before this rule are unused, because
+            # steps read only the newest; drop those no installation uses.
+            Connection.objects.filter(
+                pk__in=[older.pk for older in existing[1:]], installations__isnull=True
+            ).delete()
             for name, value in values.items():
                 setattr(connection, name, value)
-            connection.save(update_fields=[*values, "updated_at"])
+            try:
+                with transaction.atomic():
+                    connection.save(update_fields=[*values, "updated_at"])
+            except IntegrityError as exc:
+                raise DuplicateError(
+                    f"Another warehouse connection of this end user is named "
+                    f"{account_id!r} and is used by an installation; choose another "
+                    "account id."
+                ) from exc
         else:
             connection = Connection.objects.create(
                 end_user=end_user, app=WAREHOUSE_APP, **values

@@ -225,6 +225,25 @@ def test_api_warehouse_reconnect_replaces(api, end_user, warehouse_url):
     assert stored.credential_data == {"url": warehouse_url + "?sslmode=disable"}
 
 
+def test_reconnect_drops_older_warehouses(end_user, warehouse_url):
+    for name in ("old-1", "old-2"):
+        Connection.objects.create(
+            end_user=end_user,
+            app="warehouse",
+            account_id=name,
+            credentials=json.dumps({"url": warehouse_url}),
+        )
+    connection = integration_services.connection_create(
+        end_user=end_user,
+        app="warehouse",
+        account_id="old-1",
+        credentials={"url": warehouse_url},
+    )
+    stored = Connection.objects.get(end_user=end_user, app="warehouse")
+    assert stored.pk == connection.pk
+    assert stored.account_id == "old-1"
+
+
 def test_api_refused_reconnect_keeps_warehouse(api, end_user, warehouse_url):
     path = "/api/v1/end-users/merchant-1/connections"
     body = {"app": "warehouse", "credentials": {"url": warehouse_url}}
