@@ -192,7 +192,7 @@ def _end_user_warehouse_set(
         }
         if existing:
             connection = existing[0]
-            # Extra warehouses stored before this rule are unused, because
+            # Older warehouse rows of the end user are unused, because
             # steps read only the newest; drop those no installation uses.
             Connection.objects.filter(
                 pk__in=[older.pk for older in existing[1:]], installations__isnull=True
