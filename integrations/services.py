@@ -13,7 +13,7 @@ from alloy.crypto import generate_token, hash_token
 from alloy.errors import ApplicationError, ConflictError, ValidationError
 from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry
-from connectors.warehouse.connection_url import WarehouseURLError, warehouse_url_parse
+from connectors.warehouse.connection_url import warehouse_url_parse
 from integrations.exceptions import DuplicateError, InvalidConnectionError
 from integrations.models import (
     ApiKey,
@@ -114,19 +114,31 @@ def end_user_create(
         ) from exc
 
 
+WAREHOUSE_APP = "warehouse"
+
+
 def connection_create(
-    *, end_user: EndUser, app: str, account_id: str, credentials: dict
+    *, end_user: EndUser, app: str, credentials: dict, account_id: str = ""
 ) -> Connection:
     """Store an end user's account in an app, its credentials encrypted.
 
-    Raises InvalidConnectionError for an unknown app or account id, or
-    credentials the connector does not accept.
+    An end user has at most one warehouse connection: a new one replaces the
+    one they had in place, keeping its id, so installations that use it keep
+    working. A warehouse's account id defaults to its URL with the password
+    shown as ``***``. Raises InvalidConnectionError for an unknown app, a
+    missing account id, or credentials the connector does not accept.
     """
     connector = registry.connector_get(app)
     if connector is None:
         raise InvalidConnectionError(
             f"Unknown app {app!r}.",
             fields=[{"path": "$.app", "message": f"Unknown app {app!r}."}],
+        )
+    if not account_id and app != WAREHOUSE_APP:
+        raise InvalidConnectionError(
+            f"The connection is invalid: $.account_id: Missing: give the {app} "
+            "account's id, such as the shop's myshopify domain.",
+            fields=[{"path": "$.account_id", "message": "This field is required."}],
         )
     if connector.validate_connection is not None:
         fields = connector.validate_connection(account_id, credentials)
@@ -136,6 +148,12 @@ def connection_create(
                 + "; ".join(f"{f['path']}: {f['message']}" for f in fields),
                 fields=fields,
             )
+    if app == WAREHOUSE_APP:
+        return _end_user_warehouse_set(
+            end_user=end_user,
+            account_id=account_id or warehouse_url_parse(credentials["url"]).redacted,
+            credentials=credentials,
+        )
     try:
         with transaction.atomic():
             connection = Connection.objects.create(
@@ -155,7 +173,55 @@ def connection_create(
     return connection
 
 
-WAREHOUSE_APP = "warehouse"
+def _end_user_warehouse_set(
+    *, end_user: EndUser, account_id: str, credentials: dict
+) -> Connection:
+    """Store the end user's one warehouse connection, replacing the one they had."""
+    with transaction.atomic():
+        # Locking the end user serializes two connects, so neither adds a second row.
+        EndUser.objects.select_for_update().filter(pk=end_user.pk).first()
+        existing = list(
+            Connection.objects.filter(end_user=end_user, app=WAREHOUSE_APP).order_by(
+                "-created_at", "-pk"
+            )
+        )
+        values = {
+            "account_id": account_id,
+            "credentials": json.dumps(credentials),
+            "status": Connection.Status.ACTIVE,
+        }
+        if existing:
+            connection = existing[0]
+            # Older warehouse rows of the end user are unused, because
+            # steps read only the newest; drop those no installation uses.
+            Connection.objects.filter(
+                pk__in=[older.pk for older in existing[1:]], installations__isnull=True
+            ).delete()
+            for name, value in values.items():
+                setattr(connection, name, value)
+            try:
+                with transaction.atomic():
+                    connection.save(update_fields=[*values, "updated_at"])
+            except IntegrityError as exc:
+                raise DuplicateError(
+                    f"Another warehouse connection of this end user is named "
+                    f"{account_id!r} and is used by an installation; choose another "
+                    "account id."
+                ) from exc
+        else:
+            connection = Connection.objects.create(
+                end_user=end_user, app=WAREHOUSE_APP, **values
+            )
+    logger.info(
+        "integrations.connection.created",
+        extra={
+            "end_user_id": end_user.pk,
+            "connection_id": connection.pk,
+            "app": WAREHOUSE_APP,
+            "replaced": bool(existing),
+        },
+    )
+    return connection
 
 
 def warehouse_url_problems(*, url: str) -> list[dict[str, str]]:
@@ -163,12 +229,8 @@ def warehouse_url_problems(*, url: str) -> list[dict[str, str]]:
 
     Each problem names the URL with its password redacted. Writes nothing.
     """
-    try:
-        account_id = warehouse_url_parse(url).redacted
-    except WarehouseURLError:
-        account_id = ""
     connector = registry.connector_get(WAREHOUSE_APP)
-    return connector.validate_connection(account_id, {"url": url})
+    return connector.validate_connection("", {"url": url})
 
 
 def warehouse_connection_set(*, workspace: Workspace, url: str) -> Connection:

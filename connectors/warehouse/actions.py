@@ -133,10 +133,20 @@ def validate_connection(account_id: str, credentials: dict) -> list[dict[str, st
     """Check a warehouse URL: it parses, its host is allowed, and it connects.
 
     Returns the problems as fields; a message names the URL with its password
-    redacted.
+    redacted. An empty ``account_id`` is not checked, because the caller
+    derives it from the URL.
     """
     url_text = credentials.get("url") if isinstance(credentials, dict) else None
-    if not isinstance(url_text, str) or not url_text.strip():
+    if url_text is not None and not isinstance(url_text, str):
+        return [
+            {
+                "path": "$.credentials.url",
+                "message": "Invalid: the URL must be a string, not "
+                f"{columns.json_type_name(url_text)}; give the warehouse as a "
+                "postgresql:// URL.",
+            }
+        ]
+    if not url_text or not url_text.strip():
         return [
             {
                 "path": "$.credentials.url",
@@ -147,12 +157,12 @@ def validate_connection(account_id: str, credentials: dict) -> list[dict[str, st
         url = warehouse_url_parse(url_text)
     except WarehouseURLError as exc:
         return [{"path": "$.credentials.url", "message": str(exc)}]
-    if url.password and url.password in account_id:
+    if account_id and url.password and url.password in account_id:
         return [
             {
                 "path": "$.account_id",
                 "message": "The account id contains the warehouse password; use "
-                f"a name such as {url.redacted}.",
+                f"a name such as {url.redacted}, or leave it out.",
             }
         ]
     try:

@@ -22,6 +22,11 @@ from connectors.warehouse.backends import Column, TableSpec
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MAX_COLUMNS = 200
+# PostgreSQL reserves the pg_ prefix for system tables, and an unqualified
+# name such as pg_class resolves to the catalog in pg_catalog first.
+RESERVED_TABLE_PREFIX = "pg_"
+# PostgreSQL's system columns, which every table has (PostgreSQL 12 and later).
+SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
 # Types that order versions: an upsert keeps the row with the larger value.
 VERSION_TYPES = (columns.TIMESTAMPTZ, columns.BIGINT, columns.NUMERIC)
 VALUES_INPUT = "values"
@@ -41,7 +46,13 @@ def _identifier_problem(value: Any, label: str) -> str | None:
 def config_problems(config: dict[str, Any], *, upsert: bool) -> list[Problem]:
     """Return every problem of a warehouse step's config, each with its path."""
     problems: list[Problem] = []
-    table_problem = _identifier_problem(config.get("table"), "table name")
+    table = config.get("table")
+    table_problem = _identifier_problem(table, "table name")
+    if not table_problem and table.startswith(RESERVED_TABLE_PREFIX):
+        table_problem = (
+            f"The table name {table!r} starts with {RESERVED_TABLE_PREFIX!r}, "
+            "which PostgreSQL reserves for its system catalogs; choose another name."
+        )
     if table_problem:
         problems.append({"path": "$.config.table", "message": table_problem})
 
@@ -80,6 +91,11 @@ def _column_problems(index: int, column: Any, names: dict[str, str]) -> list[Pro
     problems = []
     name = column.get("name")
     problem = _identifier_problem(name, "column name")
+    if not problem and name in SYSTEM_COLUMNS:
+        problem = (
+            f"The column name {name!r} is a PostgreSQL system column "
+            f"({', '.join(sorted(SYSTEM_COLUMNS))}); choose another name."
+        )
     if problem:
         problems.append({"path": f"{path}.name", "message": problem})
     elif name in names:

@@ -1,7 +1,7 @@
 """Warehouse connection URLs: parsing, the supported schemes, and redaction."""
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from connectors.warehouse.backends import BACKENDS, backend_for_scheme
 
@@ -9,6 +9,8 @@ from connectors.warehouse.backends import BACKENDS, backend_for_scheme
 # libpq reads ``host``, ``hostaddr``, ``service`` and ``passfile`` from the
 # query too, which would bypass the outbound address check.
 ALLOWED_PARAMETERS = frozenset({"sslmode", "application_name"})
+# The text shown in place of a password, or of a rejected parameter's value.
+REDACTED = "***"
 SSL_MODES = frozenset(
     {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 )
@@ -30,23 +32,38 @@ class WarehouseURL:
 
     @property
     def redacted(self) -> str:
-        """The URL without its password, safe to show and log."""
-        user = f"{self.user}@" if self.user else ""
+        """The URL with its password shown as ``***``, safe to show and log."""
+        user = quote(self.user, safe="") if self.user else ""
+        if user and self.password:
+            user += f":{REDACTED}"
+        user_info = f"{user}@" if user else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"postgresql://{user}{host}:{self.port}/{self.database}"
+        return f"postgresql://{user_info}{host}:{self.port}/{self.database}"
 
 
 def redact(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``, even if it is invalid."""
+    """Return ``url`` with its secrets replaced by ``***``, even if it is invalid.
+
+    The password before the host is replaced, and so is the value of every
+    query parameter except those in ALLOWED_PARAMETERS, since a rejected
+    parameter such as ``?password=...`` may carry a secret too.
+    """
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "(a URL that does not parse)"
-    if not password:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if password:
+        netloc = parts.netloc.replace(f":{password}@", f":{REDACTED}@", 1)
+        parts = parts._replace(netloc=netloc)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        safe_pairs = [
+            (name, value if name in ALLOWED_PARAMETERS else REDACTED)
+            for name, value in pairs
+        ]
+        parts = parts._replace(query=urlencode(safe_pairs, safe="*"))
+    return parts.geturl()
 
 
 def warehouse_url_parse(url: str) -> WarehouseURL:

@@ -68,7 +68,14 @@ class EndUserTokenSerializer(serializers.Serializer):
 
 class ConnectionInputSerializer(serializers.Serializer):
     app = StrictCharField(max_length=64)
-    account_id = StrictCharField(max_length=255)
+    account_id = StrictCharField(
+        max_length=255,
+        required=False,
+        default="",
+        help_text="The account's identity in the app, such as the shop's "
+        "myshopify domain. A warehouse may leave it out: it becomes the URL "
+        "with the password shown as ***.",
+    )
     credentials = serializers.DictField(
         help_text='The app\'s credentials, such as {"access_token": ...} for '
         'Shopify, or {"url": "postgresql://..."} for a warehouse.'

@@ -41,7 +41,7 @@ def test_warehouse_page_refused_url(author_client):
     )
     assert response.status_code == 422
     page = response.content.decode()
-    assert "postgresql://loader@127.0.0.1:9/analytics" in page
+    assert "postgresql://loader:***@127.0.0.1:9/analytics" in page
     assert PASSWORD not in page
 
 
@@ -130,6 +130,23 @@ def test_step_config_bad_type_shown(author_client, warehouse_step):
     assert "The column type &#x27;int64&#x27; is not supported" in (
         response.content.decode()
     )
+
+
+def test_step_config_system_names_shown(author_client, warehouse_step):
+    response = author_client.post(
+        f"/builder/steps/{warehouse_step.pk}/config",
+        {
+            "config-table": "pg_class",
+            "config-columns": "order_id bigint\nctid text",
+            "config-key": "order_id",
+        },
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "The table name &#x27;pg_class&#x27; starts with" in page
+    assert "The column name &#x27;ctid&#x27; is a PostgreSQL system column" in page
+    warehouse_step.refresh_from_db()
+    assert warehouse_step.config.get("table") != "pg_class"
 
 
 def test_step_mapping_lists_columns(author_client, warehouse_step):

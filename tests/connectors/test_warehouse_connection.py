@@ -62,12 +62,31 @@ def test_url_parse_reads_parts():
 
 def test_url_redacted_hides_password():
     url = warehouse_url_parse(REFUSED_URL)
-    assert url.redacted == "postgresql://loader@127.0.0.1:9/analytics"
+    assert url.redacted == "postgresql://loader:***@127.0.0.1:9/analytics"
     assert PASSWORD not in repr(url)
+
+
+def test_url_redacted_without_password():
+    url = warehouse_url_parse("postgresql://loader@127.0.0.1:9/analytics")
+    assert url.redacted == "postgresql://loader@127.0.0.1:9/analytics"
 
 
 def test_redact_invalid_url_hides_password():
     assert PASSWORD not in redact(f"postgresql://u:{PASSWORD}@h:99999/db")
+
+
+def test_redact_keeps_allowed_parameters():
+    redacted = redact(f"postgresql://u:{PASSWORD}@h/db?sslmode=require&passfile=/x")
+    assert redacted == "postgresql://u:***@h/db?sslmode=require&passfile=***"
+
+
+def test_password_parameter_redacted_in_message():
+    with pytest.raises(WarehouseURLError) as raised:
+        warehouse_url_parse(f"postgresql://u@h/db?password={PASSWORD}")
+    message = str(raised.value)
+    assert PASSWORD not in message
+    assert "postgresql://u@h/db?password=***" in message
+    assert "unsupported parameter 'password'" in message
 
 
 def test_refused_url_rejected_naming_it(workspace):
@@ -76,7 +95,7 @@ def test_refused_url_rejected_naming_it(workspace):
             workspace=workspace, url=REFUSED_URL
         )
     message = raised.value.message
-    assert "postgresql://loader@127.0.0.1:9/analytics" in message
+    assert "postgresql://loader:***@127.0.0.1:9/analytics" in message
     assert "Could not connect" in message
     assert PASSWORD not in json.dumps(raised.value.fields)
 
@@ -164,8 +183,97 @@ def test_api_refused_warehouse_is_422(api):
     assert response.status_code == 422
     body = response.json()
     assert body["error"]["fields"][0]["path"] == "$.credentials.url"
-    assert "postgresql://loader@127.0.0.1:9/analytics" in body["error"]["message"]
+    assert "postgresql://loader:***@127.0.0.1:9/analytics" in body["error"]["message"]
     assert PASSWORD not in response.content.decode()
+
+
+def test_api_warehouse_without_account_id(api, warehouse_url):
+    url = warehouse_url.replace("postgres@", f"postgres:{PASSWORD}@")
+    response = api.post(
+        "/api/v1/end-users/merchant-1/connections",
+        {"app": "warehouse", "credentials": {"url": url}},
+        format="json",
+    )
+    assert response.status_code == 201
+    account_id = response.json()["account_id"]
+    assert account_id == warehouse_url_parse(url).redacted
+    assert account_id.startswith("postgresql://postgres:***@127.0.0.1:5432/")
+    assert PASSWORD not in response.content.decode()
+
+
+def test_api_warehouse_reconnect_replaces(api, end_user, warehouse_url):
+    path = "/api/v1/end-users/merchant-1/connections"
+    first = api.post(
+        path,
+        {"app": "warehouse", "credentials": {"url": warehouse_url}},
+        format="json",
+    )
+    second = api.post(
+        path,
+        {
+            "app": "warehouse",
+            "account_id": "merchant-1 warehouse",
+            "credentials": {"url": warehouse_url + "?sslmode=disable"},
+        },
+        format="json",
+    )
+    assert first.status_code == 201
+    assert second.status_code == 201
+    assert second.json()["id"] == first.json()["id"]
+    stored = Connection.objects.get(end_user=end_user, app="warehouse")
+    assert stored.account_id == "merchant-1 warehouse"
+    assert stored.credential_data == {"url": warehouse_url + "?sslmode=disable"}
+
+
+def test_reconnect_drops_older_warehouses(end_user, warehouse_url):
+    for name in ("old-1", "old-2"):
+        Connection.objects.create(
+            end_user=end_user,
+            app="warehouse",
+            account_id=name,
+            credentials=json.dumps({"url": warehouse_url}),
+        )
+    connection = integration_services.connection_create(
+        end_user=end_user,
+        app="warehouse",
+        account_id="old-1",
+        credentials={"url": warehouse_url},
+    )
+    stored = Connection.objects.get(end_user=end_user, app="warehouse")
+    assert stored.pk == connection.pk
+    assert stored.account_id == "old-1"
+
+
+def test_api_refused_reconnect_keeps_warehouse(api, end_user, warehouse_url):
+    path = "/api/v1/end-users/merchant-1/connections"
+    body = {"app": "warehouse", "credentials": {"url": warehouse_url}}
+    assert api.post(path, body, format="json").status_code == 201
+    body = {"app": "warehouse", "credentials": {"url": REFUSED_URL}}
+    assert api.post(path, body, format="json").status_code == 422
+    stored = Connection.objects.get(end_user=end_user, app="warehouse")
+    assert stored.credential_data == {"url": warehouse_url}
+
+
+def test_api_shopify_without_account_id_is_422(api):
+    response = api.post(
+        "/api/v1/end-users/merchant-1/connections",
+        {"app": "shopify", "credentials": {"access_token": "t"}},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["path"] == "$.account_id"
+
+
+def test_api_warehouse_url_not_string_is_422(api):
+    response = api.post(
+        "/api/v1/end-users/merchant-1/connections",
+        {"app": "warehouse", "credentials": {"url": 12}},
+        format="json",
+    )
+    assert response.status_code == 422
+    [field] = response.json()["error"]["fields"]
+    assert field["path"] == "$.credentials.url"
+    assert "must be a string, not a number" in field["message"]
 
 
 def test_api_warehouse_without_url_is_422(api):

@@ -400,7 +400,7 @@ def test_unreachable_warehouse_fails_retryable(orders_workflow, workspace, rq_wo
     error = step_of(run).error
     assert error["code"] == "warehouse_unreachable"
     assert error["retryable"] is True
-    assert "postgresql://postgres@127.0.0.1:9/x" in error["message"]
+    assert "postgresql://postgres:***@127.0.0.1:9/x" in error["message"]
     assert "pw-9" not in json.dumps(error)
 
 
