@@ -432,7 +432,9 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
 
 def _rows_from_items(expression: str, context: dict) -> list:
     try:
-        items = mapping.compile_expression(expression).search(context)
+        items = mapping.expression_search(
+            mapping.compile_expression(expression), context
+        )
     except (
         mapping.ExpressionSyntaxError,
         JMESPathError,

@@ -1,7 +1,8 @@
 """Test runs of a draft on its sample payload, and the live preview of one mapping.
 
 A dry test run evaluates every action's mappings and checks each input
-against the action's schema, calling nothing outside the process; earlier
+against the action's schema, calling nothing outside the process. It calls
+actions without side effects, such as Transform, for their real output; other
 steps' outputs are stand-in values built from their output schemas. A live
 test run calls each action for real with one end user's connection, such as
 the Shopify sandbox's shop, and stores nothing.
@@ -111,7 +112,9 @@ def _preview_context(version: WorkflowVersion, before_position: int) -> dict:
     if isinstance(rows_from, str) and rows_from.strip():
         # A step that writes one row per item previews its first item.
         try:
-            items = mapping.compile_expression(rows_from).search(context)
+            items = mapping.expression_search(
+                mapping.compile_expression(rows_from), context
+            )
         except (mapping.ExpressionSyntaxError, JMESPathError, ValueError, TypeError):
             items = None
         if isinstance(items, list) and items:
@@ -259,7 +262,7 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
             f"{title} needs a {step.connector} one.",
         }
         return False
-    if not live:
+    if not live and action.side_effects:
         outcome.output = example_from_schema(action.output_schema)
         outcome.placeholder_output = True
     else:
