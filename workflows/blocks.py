@@ -91,7 +91,7 @@ def condition_from_rules(rules: list[dict[str, Any]]) -> str:
             raise ValueError(f"rule {index + 1} needs a field, such as event.total")
         if operator not in OPERATORS:
             raise ValueError(
-                f"rule {index + 1} has the operator {operator!r}; use one of "
+                f"rule {index + 1} has the operator {_json_text(operator)}; use one of "
                 f"{', '.join(OPERATORS)}"
             )
         value = rule.get("value")
@@ -109,6 +109,11 @@ def condition_from_rules(rules: list[dict[str, Any]]) -> str:
     if not parts:
         raise ValueError("add at least one rule, or write the condition")
     return " && ".join(f"({part})" for part in parts)
+
+
+def _json_text(value: Any) -> str:
+    """Show a config value as JSON, as the author wrote it: null, not None."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _jmespath_literal(value: Any) -> str:
@@ -196,13 +201,15 @@ def _number_problems(
     valid_type = isinstance(value, int) if whole else isinstance(value, int | float)
     if isinstance(value, bool) or not valid_type:
         kind = "a whole number" if whole else "a number"
-        return [{"path": f"{path}.{key}", "message": f"{value!r} is not {kind}."}]
+        return [
+            {"path": f"{path}.{key}", "message": f"{_json_text(value)} is not {kind}."}
+        ]
     if not 0 < value <= maximum:
         return [
             {
                 "path": f"{path}.{key}",
-                "message": f"{value!r} is out of range; use more than 0 and at most "
-                f"{maximum:g}.",
+                "message": f"{_json_text(value)} is out of range; use more than 0 "
+                f"and at most {maximum:g}.",
             }
         ]
     return []

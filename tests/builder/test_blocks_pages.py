@@ -202,3 +202,41 @@ def test_admin_shows_nested_released_version(admin_client, author_client, draft)
     assert response.status_code == 200
     assert "call" in page
     assert "Else" in page
+
+
+def test_negative_delay_message_matches_help(author_client, draft):
+    add_step(author_client, draft, "utility.delay", "wait")
+    block = Block.objects.get(version=draft, key="wait")
+    response = author_client.post(
+        f"/builder/steps/{block.pk}/settings", {"seconds": "-5"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "-5 is out of range; use more than 0 and at most 604800." in page
+    assert "greater than or equal to" not in page
+
+
+def test_dry_test_run_computes_transform(author_client, draft):
+    add_step(author_client, draft, "utility.transform", "shape")
+    shape = Block.objects.get(version=draft, key="shape")
+    versions.mapping_set(
+        block=shape, target="contact", kind="expression", value="event.email"
+    )
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/test",
+        {"sample_json": json.dumps(ORDER_REQUESTED_SAMPLE), "connection": ""},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "&quot;contact&quot;: &quot;jane.doe@example.com&quot;" in page
+
+
+def test_dry_test_run_shows_null_as_json(author_client, draft):
+    sample = {**ORDER_REQUESTED_SAMPLE, "note": None}
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/test",
+        {"sample_json": json.dumps(sample), "connection": ""},
+    )
+    page = response.content.decode()
+    assert "null is not of type" in page
+    assert "None is not of type" not in page

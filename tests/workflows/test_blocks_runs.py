@@ -737,3 +737,49 @@ def test_http_request_header_line_break_fails(publish, workspace, rq_worker, rec
     assert run.error["retryable"] is False
     assert "'X-Shop'" in run.error["message"]
     assert recorder.requests == []
+
+
+def test_run_page_redacts_credential_names(publish, workspace, rq_worker, client):
+    from tests.builder.conftest import make_author
+
+    secrets = {
+        "authorization": "Basic c2VjcmV0LTE=",
+        "Cookie": "session=secret-2",
+        "Proxy-Authorization": "secret-3",
+        "X-Auth-Token": "secret-4",
+        "password": "secret-5",
+    }
+
+    def blocks(draft):
+        add(draft, "after", "utility.transform", maps=[("ok", "literal", True)])
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace, {**ORDER, **secrets}))
+    client.force_login(make_author(workspace, "ada"))
+    page = client.get(f"/builder/runs/{run.pk}").content.decode()
+    assert run.status == Run.Status.SUCCEEDED
+    for name, value in secrets.items():
+        assert f"&quot;{name}&quot;: &quot;[redacted]&quot;" in page
+        assert value not in page
+
+
+def test_step_input_error_shows_null(publish, workspace, rq_worker, recorder):
+    def blocks(draft):
+        add(
+            draft,
+            "call",
+            "http.request",
+            maps=[
+                ("method", "literal", "GET"),
+                ("url", "literal", f"{recorder.url}/orders"),
+                ("headers", "expression", "event.extra_headers"),
+            ],
+        )
+
+    schema = {"type": "object", "properties": {"extra_headers": {}}}
+    publish(blocks, schema=schema)
+    run = finish(rq_worker, send(workspace, {"extra_headers": {"X-Note": None}}))
+    assert run.status == Run.Status.FAILED
+    assert run.error["code"] == "invalid_step_input"
+    assert run.error["fields"][0]["path"] == "$.headers.X-Note"
+    assert run.error["fields"][0]["message"] == "null is not of type 'string'"

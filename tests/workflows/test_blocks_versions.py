@@ -219,7 +219,7 @@ def test_add_rejects_bad_filter_rule(draft):
         )
     path, message = field_error(excinfo)
     assert path == "$.config.rules"
-    assert "'~'" in message
+    assert '"~"' in message
 
 
 def test_filter_rules_compile_to_condition(draft):

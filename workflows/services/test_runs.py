@@ -194,7 +194,10 @@ def version_test_run(
     if plan.trigger_validator is not None:
         # A run never starts on data intake would reject, so neither does a test.
         result.event_errors = [
-            {"path": engine.json_path(error.absolute_path), "message": error.message}
+            {
+                "path": engine.json_path(error.absolute_path),
+                "message": engine.schema_error_message(error),
+            }
             for error in plan.trigger_validator.iter_errors(event)
         ]
         if result.event_errors:
