@@ -47,7 +47,7 @@ def redact(text: str) -> str:
 
 
 def is_secret_name(name: str) -> bool:
-    """True when a key or header called ``name`` holds a credential."""
+    """True when a key or header called ``name`` contains a credential."""
     return name.lower() in SECRET_NAMES
 
 

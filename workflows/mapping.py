@@ -66,7 +66,7 @@ def is_number(value: Any) -> bool:
 
 
 def expression_search(parsed: ParsedResult, data: Any) -> Any:
-    """Evaluate a compiled expression on ``data`` as the JMESPath specification says."""
+    """Evaluate a compiled expression on ``data`` by the JMESPath specification."""
     return _Interpreter(visitor.Options()).visit(parsed.parsed, data)
 
 

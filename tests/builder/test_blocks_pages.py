@@ -240,3 +240,17 @@ def test_dry_test_run_shows_null_as_json(author_client, draft):
     page = response.content.decode()
     assert "null is not of type" in page
     assert "None is not of type" not in page
+
+
+def test_release_page_names_problem_once(author_client, draft):
+    build_branch(author_client, draft)
+    add_step(author_client, draft, "utility.transform", "after")
+    after = Block.objects.get(version=draft, key="after")
+    versions.mapping_set(
+        block=after, target="status", kind="expression", value="steps.call.status_code"
+    )
+    response = author_client.post(f"/builder/versions/{draft.pk}/release")
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert page.count("cannot read the steps inside it") == 1
+    assert "a step inside the Branch &#x27;check&#x27;" in page

@@ -2,7 +2,7 @@
 
 A dry test run evaluates every action's mappings and checks each input
 against the action's schema, calling nothing outside the process. It calls
-actions without side effects, such as Transform, for their real output; other
+actions without side effects, such as Transform, for their real output. Other
 steps' outputs are stand-in values built from their output schemas. A live
 test run calls each action for real with one end user's connection, such as
 the Shopify sandbox's shop, and stores nothing.
