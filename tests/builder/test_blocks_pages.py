@@ -5,7 +5,7 @@ import json
 import pytest
 
 from workflows.models import Block, FieldMapping
-from workflows.services import versions
+from workflows.services import test_runs, versions
 from workflows.tutorial import ORDER_REQUESTED_SAMPLE
 
 pytestmark = pytest.mark.django_db
@@ -218,17 +218,28 @@ def test_negative_delay_message_matches_help(author_client, draft):
 
 def test_dry_test_run_computes_transform(author_client, draft):
     add_step(author_client, draft, "utility.transform", "shape")
+    add_step(author_client, draft, "utility.transform", "reader")
     shape = Block.objects.get(version=draft, key="shape")
+    reader = Block.objects.get(version=draft, key="reader")
     versions.mapping_set(
         block=shape, target="contact", kind="expression", value="event.email"
     )
+    versions.mapping_set(
+        block=reader, target="copied", kind="expression", value="steps.shape.contact"
+    )
+    result = test_runs.version_test_run(version=draft, event=ORDER_REQUESTED_SAMPLE)
+    shape_result = next(step for step in result.steps if step.key == "shape")
+    reader_result = next(step for step in result.steps if step.key == "reader")
+    assert shape_result.output == {"contact": "jane.doe@example.com"}
+    assert shape_result.placeholder_output is False
+    assert reader_result.output == {"copied": "jane.doe@example.com"}
     response = author_client.post(
         f"/builder/versions/{draft.pk}/test",
         {"sample_json": json.dumps(ORDER_REQUESTED_SAMPLE), "connection": ""},
     )
     page = response.content.decode()
     assert response.status_code == 200
-    assert "&quot;contact&quot;: &quot;jane.doe@example.com&quot;" in page
+    assert "&quot;copied&quot;: &quot;jane.doe@example.com&quot;" in page
 
 
 def test_dry_test_run_shows_null_as_json(author_client, draft):
