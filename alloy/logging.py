@@ -15,7 +15,26 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=]{8,}"),
     re.compile(r"(?i)(x-shopify-access-token['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
 ]
-_SECRET_KEYS = {"access_token", "token", "secret", "signing_secret", "password"}
+# Names whose values are credentials, compared lower-case: JSON keys, log
+# record attributes, and request and response header names. Every run record
+# shown or stored goes through redact_value, so the rule is the same everywhere.
+SECRET_NAMES = frozenset(
+    {
+        "access_token",
+        "token",
+        "secret",
+        "signing_secret",
+        "password",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+        "x-shopify-access-token",
+    }
+)
+REDACTED = "[redacted]"
 
 
 def redact(text: str) -> str:
@@ -27,11 +46,16 @@ def redact(text: str) -> str:
     return text
 
 
+def is_secret_name(name: str) -> bool:
+    """True when a key or header called ``name`` contains a credential."""
+    return name.lower() in SECRET_NAMES
+
+
 def redact_value(value: Any) -> Any:
     """Return a JSON value with secret-named keys and credential-shaped text hidden."""
     if isinstance(value, dict):
         return {
-            key: "[redacted]" if key.lower() in _SECRET_KEYS else redact_value(item)
+            key: REDACTED if is_secret_name(key) else redact_value(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -59,8 +83,8 @@ class RedactSecretsFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key in _STANDARD_ATTRS:
                 continue
-            if key in _SECRET_KEYS:
-                setattr(record, key, "[redacted]")
+            if is_secret_name(key):
+                setattr(record, key, REDACTED)
             elif isinstance(value, str):
                 setattr(record, key, redact(value))
         return True

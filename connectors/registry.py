@@ -100,6 +100,9 @@ class Action:
     ) = None
     # Return the input as the step record keeps it, with credentials hidden.
     redact_input: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # False for an action that only computes its output, such as Transform:
+    # a dry test run calls it, where other actions get a stand-in output.
+    side_effects: bool = True
 
     @property
     def required_inputs(self) -> list[str]:

@@ -29,6 +29,9 @@ CONTAINER_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
 # Comparison operators of a Filter rule, as JMESPath comparators; `contains`
 # and `exists` are written as function calls instead.
 OPERATORS = ("==", "!=", ">", ">=", "<", "<=", "contains", "exists")
+# Operators that order two numbers; a Filter rule with one of them and a
+# number value converts its field with to_number().
+ORDERING_OPERATORS = (">", ">=", "<", "<=")
 
 Problem = dict[str, str]
 
@@ -88,19 +91,29 @@ def condition_from_rules(rules: list[dict[str, Any]]) -> str:
             raise ValueError(f"rule {index + 1} needs a field, such as event.total")
         if operator not in OPERATORS:
             raise ValueError(
-                f"rule {index + 1} has the operator {operator!r}; use one of "
+                f"rule {index + 1} has the operator {_json_text(operator)}; use one of "
                 f"{', '.join(OPERATORS)}"
             )
-        literal = _jmespath_literal(rule.get("value"))
+        value = rule.get("value")
+        literal = _jmespath_literal(value)
         if operator == "exists":
             parts.append(f"{field} != `null`")
         elif operator == "contains":
             parts.append(f"contains({field}, {literal})")
+        elif operator in ORDERING_OPERATORS and mapping.is_number(value):
+            # Apps such as Shopify send amounts as strings ("15.00"), and an
+            # ordering comparison of a string with a number is null.
+            parts.append(f"to_number({field}) {operator} {literal}")
         else:
             parts.append(f"{field} {operator} {literal}")
     if not parts:
         raise ValueError("add at least one rule, or write the condition")
     return " && ".join(f"({part})" for part in parts)
+
+
+def _json_text(value: Any) -> str:
+    """Show a config value as JSON, as the author wrote it: null, not None."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _jmespath_literal(value: Any) -> str:
@@ -188,13 +201,15 @@ def _number_problems(
     valid_type = isinstance(value, int) if whole else isinstance(value, int | float)
     if isinstance(value, bool) or not valid_type:
         kind = "a whole number" if whole else "a number"
-        return [{"path": f"{path}.{key}", "message": f"{value!r} is not {kind}."}]
+        return [
+            {"path": f"{path}.{key}", "message": f"{_json_text(value)} is not {kind}."}
+        ]
     if not 0 < value <= maximum:
         return [
             {
                 "path": f"{path}.{key}",
-                "message": f"{value!r} is out of range; use more than 0 and at most "
-                f"{maximum:g}.",
+                "message": f"{_json_text(value)} is out of range; use more than 0 "
+                f"and at most {maximum:g}.",
             }
         ]
     return []
@@ -203,8 +218,9 @@ def _number_problems(
 def condition_evaluate(expression: str, context: dict[str, Any]) -> bool:
     """Evaluate a condition on the run context; a missing field reads as null.
 
-    Raises BlockError when the expression cannot be evaluated on this data,
-    e.g. a string compared with a number by ``<``.
+    An ordering comparison of anything but two numbers or two strings is
+    null, so false. Raises BlockError when the expression cannot be evaluated
+    on this data, e.g. a function given an argument of the wrong type.
     """
     value = _search(expression, context, "condition")
     return truthy(value)
@@ -238,7 +254,9 @@ def items_evaluate(expression: str, context: dict[str, Any], limit: int) -> list
 
 def _search(expression: str, context: dict[str, Any], key: str) -> Any:
     try:
-        return mapping.compile_expression(expression).search(context)
+        return mapping.expression_search(
+            mapping.compile_expression(expression), context
+        )
     except (
         mapping.ExpressionSyntaxError,
         jmespath_exceptions.JMESPathError,

@@ -432,7 +432,9 @@ def step_input_build(step: StepPlan, context: dict) -> dict:
 
 def _rows_from_items(expression: str, context: dict) -> list:
     try:
-        items = mapping.compile_expression(expression).search(context)
+        items = mapping.expression_search(
+            mapping.compile_expression(expression), context
+        )
     except (
         mapping.ExpressionSyntaxError,
         JMESPathError,
@@ -493,7 +495,10 @@ def _input_build(step: StepPlan, context: dict, prefix: str = "") -> dict:
         if errors:
             fields = [
                 _prefixed(
-                    {"path": json_path(error.absolute_path), "message": error.message},
+                    {
+                        "path": json_path(error.absolute_path),
+                        "message": schema_error_message(error),
+                    },
                     prefix,
                 )
                 for error in errors
@@ -662,3 +667,20 @@ def stored_output(output: Any) -> tuple[Any, bool]:
 def json_path(parts) -> str:
     """Return a JSON path such as ``$.line_items[0].price`` for a jsonschema path."""
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def schema_error_message(error) -> str:
+    """Return a jsonschema error's message with its value written as JSON.
+
+    jsonschema 4 starts most messages with the Python repr of the value, such
+    as ``None is not of type 'string'``; the author wrote ``null``.
+    """
+    message = error.message
+    shown = repr(error.instance)
+    if not message.startswith(shown):
+        return message
+    try:
+        as_json = json.dumps(error.instance, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return message
+    return as_json + message[len(shown) :]

@@ -560,11 +560,11 @@ class BlockConfigForm(forms.Form):
                 f"{settings.FOR_EACH_MAX_ITEMS}, the default.",
             )
         if block_type == blocks.DELAY:
+            # The range is checked with the rest of the config, so the
+            # message matches the help text: more than 0, at most the maximum.
             self.fields["seconds"] = forms.FloatField(
                 label="Wait (seconds)",
                 required=False,
-                min_value=0,
-                max_value=settings.DELAY_MAX_SECONDS,
                 initial=config.get("seconds"),
                 help_text="From more than 0 to "
                 f"{settings.DELAY_MAX_SECONDS:g} seconds; no worker is held "

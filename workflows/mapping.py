@@ -15,6 +15,7 @@ from typing import Any
 
 import jmespath
 from jmespath import exceptions as jmespath_exceptions
+from jmespath import visitor
 from jmespath.parser import ParsedResult
 
 LITERAL = "literal"
@@ -36,6 +37,37 @@ class MappingFailure:
 
     def as_field(self) -> dict[str, str]:
         return {"path": f"$.{self.target}", "message": self.message}
+
+
+class _Interpreter(visitor.TreeInterpreter):
+    """JMESPath evaluation whose ordering comparisons never raise.
+
+    The JMESPath specification makes ``<``, ``<=``, ``>`` and ``>=`` null
+    unless both sides are numbers. jmespath 1.1 also orders two strings, which
+    is kept, but it raises TypeError on a string against a number, such as
+    Shopify's money string "15.00" against `10`; that comparison is null here.
+    """
+
+    def visit_comparator(self, node: dict, value: Any) -> Any:
+        if node["value"] in self._EQUALITY_OPS:
+            return super().visit_comparator(node, value)
+        left = self.visit(node["children"][0], value)
+        right = self.visit(node["children"][1], value)
+        numbers = is_number(left) and is_number(right)
+        strings = isinstance(left, str) and isinstance(right, str)
+        if not (numbers or strings):
+            return None
+        return self.COMPARATOR_FUNC[node["value"]](left, right)
+
+
+def is_number(value: Any) -> bool:
+    """True for a JSON number; Python's booleans are ints but JSON's are not."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def expression_search(parsed: ParsedResult, data: Any) -> Any:
+    """Evaluate a compiled expression on ``data`` by the JMESPath specification."""
+    return _Interpreter(visitor.Options()).visit(parsed.parsed, data)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -138,7 +170,7 @@ def _evaluate_one(kind: str, value: Any, context: dict[str, Any]) -> Any:
 
 
 def _search(parsed: ParsedResult, text: str, context: dict[str, Any]) -> Any:
-    found = parsed.search(context)
+    found = expression_search(parsed, context)
     if found is None:
         missing = _missing_path(parsed.parsed, context)
         if missing is not None:

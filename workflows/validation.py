@@ -33,6 +33,11 @@ USER_SCHEMA: dict[str, Any] = {
 
 # Any value; nothing below it can be checked.
 _UNKNOWN: dict[str, Any] = {}
+# A key of the ``steps`` schema in a scope: the steps inside earlier Branch
+# and For each blocks, which that scope cannot read, mapped to their container.
+_INSIDE = "$inside"
+# jmespath's names of the ordering comparators, with the operator each is.
+_ORDERING_COMPARATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 Problem = dict[str, str]
 
@@ -218,7 +223,25 @@ def _check_list(
                 inner["properties"]["item"] = item_schema(block, scope)
                 inner["properties"]["index"] = {"type": "integer", "minimum": 0}
             problems.extend(_check_list(lists.get((block.pk, name), []), lists, inner))
+        if kind in logic_blocks.CONTAINER_LISTS:
+            # Later blocks cannot read these steps; the key names the reason.
+            steps = scope["properties"]["steps"]
+            steps[_INSIDE] = steps.get(_INSIDE, {}) | dict.fromkeys(
+                _nested_keys(block, lists), f"{action.title} '{block.key}'"
+            )
     return problems
+
+
+def _nested_keys(
+    container: Block, lists: dict[tuple[int | None, str], list[Block]]
+) -> list[str]:
+    keys = []
+    kind = (container.connector, container.operation)
+    for name in logic_blocks.CONTAINER_LISTS.get(kind, ()):
+        for block in lists.get((container.pk, name), []):
+            keys.append(block.key)
+            keys.extend(_nested_keys(block, lists))
+    return keys
 
 
 def _scope_copy(scope: dict) -> dict:
@@ -498,6 +521,13 @@ def _resolve(node: dict, schema: dict | None, where: str, unknown: list[str]) ->
         if properties is None:
             return _UNKNOWN
         field_schema = _as_schema(properties.get(name, False))
+        container = schema.get(_INSIDE, {}).get(name) if schema else None
+        if name not in properties and container is not None:
+            unknown.append(
+                f"reads '{label}', a step inside the {container}; a block after a "
+                "Branch or For each cannot read the steps inside it"
+            )
+            return _UNKNOWN
         if name not in properties or field_schema == {"not": {}}:
             unknown.append(f"references '{label}', which the data does not have")
             return _UNKNOWN
@@ -556,11 +586,56 @@ def _resolve(node: dict, schema: dict | None, where: str, unknown: list[str]) ->
                     f"has: {found[0][0]}"
                 )
         return _UNKNOWN
+    if kind == "comparator" and node["value"] in _ORDERING_COMPARATORS:
+        return _resolve_ordering(node, schema, where, unknown)
     for child in children:
         # Functions, comparisons and boolean operators read fields of the
         # current value; their own result type is not tracked.
         _resolve(child, schema, where, unknown)
     return _UNKNOWN
+
+
+def _resolve_ordering(
+    node: dict, schema: dict | None, where: str, unknown: list[str]
+) -> dict:
+    """Check an ordering comparison such as ``event.total > `10```.
+
+    JMESPath orders numbers only (and jmespath also strings), so a string
+    field compared with a number is null on every run: that is reported,
+    with to_number() as the fix.
+    """
+    sides = [_resolve(child, schema, where, unknown) for child in node["children"]]
+    numbers = [
+        _is_number_side(child, side)
+        for child, side in zip(node["children"], sides, strict=True)
+    ]
+    for position, side in enumerate(sides):
+        other_is_number = numbers[1 - position]
+        if other_is_number and _schema_types(side) == {"string"}:
+            label = side.get("$label", "this field")
+            unknown.append(
+                f"compares '{label}', which is a string, with a number by "
+                f"'{_ORDERING_COMPARATORS[node['value']]}', which is null (false) "
+                "on every run; "
+                f"convert it with to_number({label})"
+            )
+    return _UNKNOWN
+
+
+def _is_number_side(node: dict, schema: dict) -> bool:
+    if node["type"] == "literal":
+        return mapping.is_number(node["value"])
+    types = _schema_types(schema)
+    return bool(types) and types <= {"number", "integer"}
+
+
+def _schema_types(schema: dict | None) -> set[str]:
+    """The JSON types a schema declares, without null; empty when undeclared."""
+    declared = (schema or {}).get("type")
+    if declared is None:
+        return set()
+    types = set(declared) if isinstance(declared, list) else {declared}
+    return types - {"null"}
 
 
 # Functions whose expression argument (``&expr``) reads each item of an array

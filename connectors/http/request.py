@@ -4,10 +4,12 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 
+from alloy.logging import REDACTED, redact_value
 from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors.registry import ActionContext, ActionError
 
@@ -16,19 +18,6 @@ logger = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Bytes of a response body kept in the step's output.
 RESPONSE_MAX_BYTES = 65_536
-# Request headers whose values are credentials, hidden in run records.
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-api-key",
-        "x-auth-token",
-        "x-shopify-access-token",
-    }
-)
-REDACTED = "[redacted]"
-
 REQUEST_INPUT: dict[str, Any] = {
     "type": "object",
     "required": ["method", "url"],
@@ -69,15 +58,59 @@ REQUEST_OUTPUT: dict[str, Any] = {
 
 
 def input_redact(data: dict[str, Any]) -> dict[str, Any]:
-    """Return the input with credential headers replaced, for the step record."""
-    headers = data.get("headers")
-    if not isinstance(headers, dict):
-        return data
-    hidden = {
-        name: REDACTED if name.lower() in SECRET_HEADERS else value
-        for name, value in headers.items()
-    }
-    return {**data, "headers": hidden}
+    """Return the input with credential headers and URL userinfo hidden."""
+    redacted = dict(data)
+    if isinstance(data.get("url"), str):
+        redacted["url"] = _url_redact(data["url"])
+    if isinstance(data.get("headers"), dict):
+        redacted["headers"] = redact_value(data["headers"])
+    return redacted
+
+
+def _url_redact(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
+
+
+def _request_check(data: dict[str, Any]) -> None:
+    """Reject credentials in the URL and header text that would break the request.
+
+    A URL's userinfo would be sent as Basic authentication in place of any
+    Authorization header the author mapped, so it is rejected instead.
+    """
+    try:
+        userinfo = "@" in urlsplit(data["url"]).netloc
+    except ValueError:
+        userinfo = False
+    if userinfo:
+        message = (
+            "The URL contains a user name or password; remove them from the URL "
+            "and send the credentials in an Authorization header instead."
+        )
+        raise ActionError(
+            message,
+            code="url_has_credentials",
+            fields=[{"path": "$.url", "message": message}],
+            retryable=False,
+        )
+    for name, value in data.get("headers", {}).items():
+        if any(char in name or char in value for char in "\r\n"):
+            message = (
+                f"The header {name!r} contains a line break (CR or LF), which HTTP "
+                "does not allow; remove it from the header's name and value."
+            )
+            raise ActionError(
+                message,
+                code="invalid_header",
+                fields=[{"path": f"$.headers.{name}", "message": message}],
+                retryable=False,
+            )
 
 
 def http_request(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +121,7 @@ def http_request(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
     are retryable; other failures are not.
     """
     url = data["url"]
+    _request_check(data)
     try:
         outbound_url_check(url)
     except OutboundURLError as exc:
@@ -118,6 +152,13 @@ def http_request(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
             code="http_timeout",
             retryable=True,
         ) from exc
+    except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL) as exc:
+        # Invalid input fails the same way on every attempt.
+        raise ActionError(
+            f"{data['method']} {url} was not sent: {exc}",
+            code="invalid_request",
+            retryable=False,
+        ) from exc
     except requests.RequestException as exc:
         raise ActionError(
             f"{data['method']} {url} failed: {type(exc).__name__}.",
@@ -133,7 +174,7 @@ def http_request(context: ActionContext, data: dict[str, Any]) -> dict[str, Any]
     )
     output = {
         "status_code": response.status_code,
-        "headers": dict(response.headers),
+        "headers": redact_value(dict(response.headers)),
         "body": _response_body(response),
     }
     if not 200 <= response.status_code < 300:

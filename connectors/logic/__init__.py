@@ -84,6 +84,7 @@ utility = register(
                 output_schema={"type": "object"},
                 execute=transform,
                 requires_connection=False,
+                side_effects=False,
             ),
             "delay": _engine_block(
                 "delay",

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from workflows.models import Block, FieldMapping
-from workflows.services import versions
+from workflows.services import test_runs, versions
 from workflows.tutorial import ORDER_REQUESTED_SAMPLE
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +202,66 @@ def test_admin_shows_nested_released_version(admin_client, author_client, draft)
     assert response.status_code == 200
     assert "call" in page
     assert "Else" in page
+
+
+def test_negative_delay_message_matches_help(author_client, draft):
+    add_step(author_client, draft, "utility.delay", "wait")
+    block = Block.objects.get(version=draft, key="wait")
+    response = author_client.post(
+        f"/builder/steps/{block.pk}/settings", {"seconds": "-5"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "-5 is out of range; use more than 0 and at most 604800." in page
+    assert "greater than or equal to" not in page
+
+
+def test_dry_test_run_computes_transform(author_client, draft):
+    add_step(author_client, draft, "utility.transform", "shape")
+    add_step(author_client, draft, "utility.transform", "reader")
+    shape = Block.objects.get(version=draft, key="shape")
+    reader = Block.objects.get(version=draft, key="reader")
+    versions.mapping_set(
+        block=shape, target="contact", kind="expression", value="event.email"
+    )
+    versions.mapping_set(
+        block=reader, target="copied", kind="expression", value="steps.shape.contact"
+    )
+    result = test_runs.version_test_run(version=draft, event=ORDER_REQUESTED_SAMPLE)
+    shape_result = next(step for step in result.steps if step.key == "shape")
+    reader_result = next(step for step in result.steps if step.key == "reader")
+    assert shape_result.output == {"contact": "jane.doe@example.com"}
+    assert shape_result.placeholder_output is False
+    assert reader_result.output == {"copied": "jane.doe@example.com"}
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/test",
+        {"sample_json": json.dumps(ORDER_REQUESTED_SAMPLE), "connection": ""},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "&quot;copied&quot;: &quot;jane.doe@example.com&quot;" in page
+
+
+def test_dry_test_run_shows_null_as_json(author_client, draft):
+    sample = {**ORDER_REQUESTED_SAMPLE, "note": None}
+    response = author_client.post(
+        f"/builder/versions/{draft.pk}/test",
+        {"sample_json": json.dumps(sample), "connection": ""},
+    )
+    page = response.content.decode()
+    assert "null is not of type" in page
+    assert "None is not of type" not in page
+
+
+def test_release_page_names_problem_once(author_client, draft):
+    build_branch(author_client, draft)
+    add_step(author_client, draft, "utility.transform", "after")
+    after = Block.objects.get(version=draft, key="after")
+    versions.mapping_set(
+        block=after, target="status", kind="expression", value="steps.call.status_code"
+    )
+    response = author_client.post(f"/builder/versions/{draft.pk}/release")
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert page.count("cannot read the steps inside it") == 1
+    assert "a step inside the Branch &#x27;check&#x27;" in page

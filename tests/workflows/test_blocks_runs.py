@@ -58,6 +58,7 @@ class Recorder(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.statuses: dict = {}
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.response_headers: dict[str, str] = {}
 
 
 class _RecorderHandler(BaseHTTPRequestHandler):
@@ -80,6 +81,8 @@ class _RecorderHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in self.server.response_headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -103,7 +106,7 @@ def recorder():
 def publish(workspace, end_user, connection):
     """Return a function that builds, releases, publishes and installs a workflow."""
 
-    def build(add_blocks) -> None:
+    def build(add_blocks, schema=ORDER_SCHEMA) -> None:
         integration = integration_services.integration_create(
             workspace=workspace, name="Orders", app="shopify"
         )
@@ -112,7 +115,7 @@ def publish(workspace, end_user, connection):
             name="Order placed",
             trigger_connector="custom",
             trigger_operation="custom_event",
-            trigger_config={"event_name": "order_placed", "schema": ORDER_SCHEMA},
+            trigger_config={"event_name": "order_placed", "schema": schema},
         )
         draft = workflow.versions.get()
         add_blocks(draft)
@@ -636,3 +639,147 @@ def test_delay_kept_after_early_resume(publish, workspace, rq_worker):
     assert run.status == Run.Status.WAITING
     assert (run.next_attempt_at - run.steps.get(key="wait").finished_at).seconds >= 28
     assert not run.steps.filter(key="after").exists()
+
+
+# Shopify sends amounts as strings; this schema leaves the type open, as an
+# author's schema may, so release does not point the comparison out.
+AMOUNT_SCHEMA = {"type": "object", "properties": {"email": {}, "total_price": {}}}
+
+
+def test_string_ordered_by_number_filters(publish, workspace, rq_worker):
+    def blocks(draft):
+        add(
+            draft,
+            "big_only",
+            "logic.filter",
+            config={"condition": "event.total_price > `100`"},
+        )
+
+    publish(blocks, schema=AMOUNT_SCHEMA)
+    run = finish(rq_worker, send(workspace, {"total_price": "150.00"}))
+    assert run.status == Run.Status.FILTERED
+    assert run.error is None
+    assert run.steps.get(key="big_only").output == {"passed": False}
+
+
+def test_filter_rule_reads_string_amount(publish, workspace, rq_worker):
+    def blocks(draft):
+        add(
+            draft,
+            "big_only",
+            "logic.filter",
+            config={
+                "rules": [{"field": "event.total_price", "operator": ">=", "value": 10}]
+            },
+        )
+        add(draft, "after", "utility.transform", maps=[("ok", "literal", True)])
+
+    publish(blocks, schema=AMOUNT_SCHEMA)
+    passed = finish(rq_worker, send(workspace, {"total_price": "15.00"}))
+    small = finish(rq_worker, send(workspace, {"total_price": "5.00"}))
+    assert passed.status == Run.Status.SUCCEEDED
+    assert passed.steps.get(key="after").output == {"ok": True}
+    assert small.status == Run.Status.FILTERED
+
+
+def test_http_request_rejects_url_credentials(publish, workspace, rq_worker, recorder):
+    url = recorder.url.replace("http://", "http://admin:hunter2@") + "/orders"
+
+    def blocks(draft):
+        add(draft, "call", "http.request", maps=http_maps(url))
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace))
+    step = run.steps.get(key="call")
+    assert run.status == Run.Status.FAILED
+    assert run.error["code"] == "url_has_credentials"
+    assert run.error["attempts"] == 1
+    assert run.error["fields"][0]["path"] == "$.url"
+    assert "Authorization header" in run.error["message"]
+    assert recorder.requests == []
+    assert "hunter2" not in json.dumps(step.input)
+    assert step.input["url"].startswith("http://[redacted]@127.0.0.1:")
+
+
+def test_http_request_redacts_response_headers(publish, workspace, rq_worker, recorder):
+    recorder.response_headers = {"Set-Cookie": "session=abc", "X-Api-Key": "k-123"}
+
+    def blocks(draft):
+        add(draft, "call", "http.request", maps=http_maps(f"{recorder.url}/orders"))
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace))
+    headers = run.steps.get(key="call").output["headers"]
+    assert run.status == Run.Status.SUCCEEDED
+    assert headers["Set-Cookie"] == "[redacted]"
+    assert headers["X-Api-Key"] == "[redacted]"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_http_request_header_line_break_fails(publish, workspace, rq_worker, recorder):
+    def blocks(draft):
+        add(
+            draft,
+            "call",
+            "http.request",
+            maps=[
+                ("method", "literal", "GET"),
+                ("url", "literal", f"{recorder.url}/orders"),
+                ("headers", "literal", {"X-Shop": "acme\r\nX-Injected: 1"}),
+            ],
+        )
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace))
+    assert run.status == Run.Status.FAILED
+    assert run.error["code"] == "invalid_header"
+    assert run.error["attempts"] == 1
+    assert run.error["retryable"] is False
+    assert "'X-Shop'" in run.error["message"]
+    assert recorder.requests == []
+
+
+def test_run_page_redacts_credential_names(publish, workspace, rq_worker, client):
+    from tests.builder.conftest import make_author
+
+    secrets = {
+        "authorization": "Basic c2VjcmV0LTE=",
+        "Cookie": "session=secret-2",
+        "Proxy-Authorization": "secret-3",
+        "X-Auth-Token": "secret-4",
+        "password": "secret-5",
+    }
+
+    def blocks(draft):
+        add(draft, "after", "utility.transform", maps=[("ok", "literal", True)])
+
+    publish(blocks)
+    run = finish(rq_worker, send(workspace, {**ORDER, **secrets}))
+    client.force_login(make_author(workspace, "ada"))
+    page = client.get(f"/builder/runs/{run.pk}").content.decode()
+    assert run.status == Run.Status.SUCCEEDED
+    for name, value in secrets.items():
+        assert f"&quot;{name}&quot;: &quot;[redacted]&quot;" in page
+        assert value not in page
+
+
+def test_step_input_error_shows_null(publish, workspace, rq_worker, recorder):
+    def blocks(draft):
+        add(
+            draft,
+            "call",
+            "http.request",
+            maps=[
+                ("method", "literal", "GET"),
+                ("url", "literal", f"{recorder.url}/orders"),
+                ("headers", "expression", "event.extra_headers"),
+            ],
+        )
+
+    schema = {"type": "object", "properties": {"extra_headers": {}}}
+    publish(blocks, schema=schema)
+    run = finish(rq_worker, send(workspace, {"extra_headers": {"X-Note": None}}))
+    assert run.status == Run.Status.FAILED
+    assert run.error["code"] == "invalid_step_input"
+    assert run.error["fields"][0]["path"] == "$.headers.X-Note"
+    assert run.error["fields"][0]["message"] == "null is not of type 'string'"

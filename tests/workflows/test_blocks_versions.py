@@ -137,8 +137,9 @@ def test_release_rejects_loop_step_after_loop(draft):
     )
     problems = release_problems(draft)
     assert problems == [
-        "blocks.after.inputs.t: 'steps.line.title' references 'steps.line', which "
-        "the data does not have."
+        "blocks.after.inputs.t: 'steps.line.title' reads 'steps.line', a step "
+        "inside the For each 'lines'; a block after a Branch or For each cannot "
+        "read the steps inside it."
     ]
 
 
@@ -160,8 +161,9 @@ def test_release_rejects_branch_step_after_branch(draft):
     )
     problems = release_problems(draft)
     assert problems == [
-        "blocks.after.inputs.flag: 'steps.yes.flag' references 'steps.yes', which "
-        "the data does not have."
+        "blocks.after.inputs.flag: 'steps.yes.flag' reads 'steps.yes', a step "
+        "inside the Branch 'check'; a block after a Branch or For each cannot "
+        "read the steps inside it."
     ]
 
 
@@ -217,7 +219,7 @@ def test_add_rejects_bad_filter_rule(draft):
         )
     path, message = field_error(excinfo)
     assert path == "$.config.rules"
-    assert "'~'" in message
+    assert '"~"' in message
 
 
 def test_filter_rules_compile_to_condition(draft):
@@ -327,3 +329,91 @@ def test_block_config_set_checks_settings(draft):
     versions.block_config_set(block=wait, config={"seconds": 60})
     wait.refresh_from_db()
     assert wait.config == {"seconds": 60}
+
+
+def test_release_names_branch_step_once(draft):
+    check = add(draft, "check", "logic.branch", config={"condition": "event.email"})
+    add(
+        draft,
+        "vt",
+        "utility.transform",
+        parent=check,
+        branch="then",
+        maps=[("kind", "literal", "vip")],
+    )
+    add(
+        draft,
+        "after",
+        "utility.transform",
+        maps=[("kind", "expression", "steps.vt.kind")],
+    )
+    problems = release_problems(draft)
+    assert problems == [
+        "blocks.after.inputs.kind: 'steps.vt.kind' reads 'steps.vt', a step inside "
+        "the Branch 'check'; a block after a Branch or For each cannot read the "
+        "steps inside it."
+    ]
+
+
+SHOPIFY_AMOUNT_SCHEMA = {
+    "type": "object",
+    "properties": {"total_price": {"type": "string"}},
+}
+
+
+@pytest.fixture
+def shopify_draft(workspace):
+    integration = integration_services.integration_create(
+        workspace=workspace, name="Shopify", app="shopify"
+    )
+    workflow = versions.workflow_create(
+        integration=integration,
+        name="Big orders",
+        trigger_connector="custom",
+        trigger_operation="custom_event",
+        trigger_config={"event_name": "order_paid", "schema": SHOPIFY_AMOUNT_SCHEMA},
+    )
+    return workflow.versions.get()
+
+
+def test_release_rejects_string_ordered_by_number(shopify_draft):
+    add(
+        shopify_draft,
+        "big",
+        "logic.filter",
+        config={"condition": "event.total_price > `100`"},
+    )
+    problems = release_problems(shopify_draft)
+    assert problems == [
+        "blocks.big.config.condition: 'event.total_price > `100`' compares "
+        "'event.total_price', which is a string, with a number by '>', which is "
+        "null (false) on every run; convert it with to_number(event.total_price)."
+    ]
+
+
+def test_release_accepts_to_number_comparison(shopify_draft):
+    add(
+        shopify_draft,
+        "big",
+        "logic.filter",
+        config={"condition": "to_number(event.total_price) > `100`"},
+    )
+    assert versions.version_release(version=shopify_draft).is_released
+
+
+def test_numeric_filter_rule_uses_to_number(shopify_draft):
+    block = add(
+        shopify_draft,
+        "big",
+        "logic.filter",
+        config={
+            "rules": [
+                {"field": "event.total_price", "operator": ">=", "value": 10},
+                {"field": "event.total_price", "operator": "<", "value": "9"},
+            ]
+        },
+    )
+    assert block.config["condition"] == (
+        '(to_number(event.total_price) >= `10`) && (event.total_price < `"9"`)'
+    )
+    assert versions.version_release(version=shopify_draft).is_released

@@ -243,7 +243,7 @@ def test_unstorable_step_input_fails_before_call(
 
 def test_mapping_type_error_fails_run(installed, live_server, api_key, rq_worker):
     workflow = installed.workflows.get(name="Create Shopify order from Acme Co")
-    _publish_order_note(workflow, "join(', ', event.line_items[?price > `1`].title)")
+    _publish_order_note(workflow, "join(', ', event.line_items[*].quantity)")
     response = send(live_server, api_key, "order_requested", ORDER_REQUESTED_SAMPLE)
     rq_worker()
     run = Run.objects.get(pk=response.json()["runs"][0]["id"])

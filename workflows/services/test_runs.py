@@ -1,7 +1,8 @@
 """Test runs of a draft on its sample payload, and the live preview of one mapping.
 
 A dry test run evaluates every action's mappings and checks each input
-against the action's schema, calling nothing outside the process; earlier
+against the action's schema, calling nothing outside the process. It calls
+actions without side effects, such as Transform, for their real output. Other
 steps' outputs are stand-in values built from their output schemas. A live
 test run calls each action for real with one end user's connection, such as
 the Shopify sandbox's shop, and stores nothing.
@@ -111,7 +112,9 @@ def _preview_context(version: WorkflowVersion, before_position: int) -> dict:
     if isinstance(rows_from, str) and rows_from.strip():
         # A step that writes one row per item previews its first item.
         try:
-            items = mapping.compile_expression(rows_from).search(context)
+            items = mapping.expression_search(
+                mapping.compile_expression(rows_from), context
+            )
         except (mapping.ExpressionSyntaxError, JMESPathError, ValueError, TypeError):
             items = None
         if isinstance(items, list) and items:
@@ -191,7 +194,10 @@ def version_test_run(
     if plan.trigger_validator is not None:
         # A run never starts on data intake would reject, so neither does a test.
         result.event_errors = [
-            {"path": engine.json_path(error.absolute_path), "message": error.message}
+            {
+                "path": engine.json_path(error.absolute_path),
+                "message": engine.schema_error_message(error),
+            }
             for error in plan.trigger_validator.iter_errors(event)
         ]
         if result.event_errors:
@@ -259,7 +265,7 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
             f"{title} needs a {step.connector} one.",
         }
         return False
-    if not live:
+    if not live and action.side_effects:
         outcome.output = example_from_schema(action.output_schema)
         outcome.placeholder_output = True
     else:

@@ -84,6 +84,9 @@ def version_release(request: HttpRequest, version_id: int) -> HttpResponse:
             versions.version_release(version=version, released_by=_user_label(request))
         except ApplicationError as exc:
             problems, error = exc.fields, exc.message
+            if problems:
+                # The message repeats every problem, which the page lists below.
+                error = f"Version {version.number} cannot be released:"
         else:
             messages.success(
                 request,
