@@ -70,7 +70,7 @@ class AlloyStack:
         groups: ProcessGroups,
         *,
         port: int,
-        web_workers: int,
+        web_workers: int | None,
         server_url: str,
         database_name: str,
         redis_url: str,
@@ -143,29 +143,18 @@ class AlloyStack:
         return result.stdout
 
     def web_start(self) -> None:
-        self.groups.start(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "alloy.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.web_workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "2",
-                "--keep-alive",
-                "30",
-                "--backlog",
-                "2048",
-            ],
-            env=self.env,
-            cwd=self.base_dir,
-        )
+        """Start gunicorn with the production gunicorn.conf.py beside manage.py."""
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "alloy.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+        ]
+        if self.web_workers is not None:
+            argv += ["--workers", str(self.web_workers)]
+        self.groups.start("web", argv, env=self.env, cwd=self.base_dir)
         if not wait_until(self._web_answers, timeout=START_TIMEOUT, step=0.2):
             raise BenchError(
                 f"gunicorn did not answer on port {self.port} within "
@@ -186,24 +175,17 @@ class AlloyStack:
         return True
 
     def workers_start(self, count: int) -> None:
-        """Start ``count`` RQ workers with the scheduler, and the reconciler."""
+        """Start the reconciler and ``count`` RQ workers, the first with a scheduler."""
         from rq import Worker
 
         connection = redis.Redis.from_url(self.redis_url)
         for number in range(1, count + 1):
             role = f"worker-{number}"
-            self.groups.start(
-                role,
-                [
-                    sys.executable,
-                    "manage.py",
-                    "rqworker",
-                    "default",
-                    "--with-scheduler",
-                ],
-                env=self.env,
-                cwd=self.base_dir,
-            )
+            argv = [sys.executable, "manage.py", "rqworker", "default"]
+            if number == 1:
+                # One scheduler moves due retries onto the queue, as in production.
+                argv.append("--with-scheduler")
+            self.groups.start(role, argv, env=self.env, cwd=self.base_dir)
             self.worker_roles.append(role)
         self.groups.start(
             "reconciler",
