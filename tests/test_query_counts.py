@@ -33,12 +33,12 @@ CUSTOM_EVENT_QUERIES = 7
 SHOPIFY_WEBHOOK_QUERIES = 7
 # A run with one action: BEGIN, the claim's locked read, the run marked
 # running, the trigger's step, COMMIT; the action's step marked started
-# before the call and finished after it; BEGIN, the locked read, the run
-# marked finished, COMMIT.
-RUN_WITH_ONE_ACTION_QUERIES = 11
+# before the call and finished after it; one UPDATE that finishes the run
+# only while this worker holds its lease.
+RUN_WITH_ONE_ACTION_QUERIES = 8
 # A run without actions whose trigger has a stream URL: as above without the
-# action's two writes, plus the delivery id stored on the run.
-RUN_WITH_STREAM_QUERIES = 10
+# action's two writes; the delivery id is stored by the finishing UPDATE.
+RUN_WITH_STREAM_QUERIES = 6
 
 
 def captured_sql(context: CaptureQueriesContext) -> str:

@@ -22,8 +22,12 @@ from workflows import mapping, selectors
 from workflows.lease import LeaseKeeper, lease_owner_name
 from workflows.models import Run, RunStep
 from workflows.selectors import StepPlan
-from workflows.services.runs import TERMINAL, run_retry_schedule, run_transition
-from workflows.services.streams import stream_delivery_schedule
+from workflows.services.runs import (
+    TERMINAL,
+    run_finish,
+    run_retry_schedule,
+    run_transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +65,26 @@ def run_execute(*, run_id: int) -> Run | None:
     with LeaseKeeper(run.pk, owner) as lease:
         result = _execute_steps(run, plan, lease)
 
-    with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
-        if locked.status != Run.Status.RUNNING or locked.lease_owner != owner:
-            logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
-            return None
-        if result.retry_delay is not None:
+    if result.retry_delay is not None:
+        with transaction.atomic():
+            locked = Run.objects.select_for_update().get(pk=run.pk)
+            if locked.status != Run.Status.RUNNING or locked.lease_owner != owner:
+                logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
+                return None
             return run_retry_schedule(
                 run=locked, delay_seconds=result.retry_delay, step=result.step_key
             )
-        status = Run.Status.FAILED if result.failure else Run.Status.SUCCEEDED
-        run_transition(run=locked, status=status, error=result.failure)
-        if plan.trigger_config.get("stream_url"):
-            stream_delivery_schedule(run=locked)
+    status = Run.Status.FAILED if result.failure else Run.Status.SUCCEEDED
+    finished = run_finish(
+        run=run,
+        lease_owner=owner,
+        status=status,
+        error=result.failure,
+        stream=bool(plan.trigger_config.get("stream_url")),
+    )
+    if not finished:
+        logger.warning("workflows.run.abandoned", extra={**ids, "owner": owner})
+        return None
     log = logger.warning if result.failure else logger.info
     log(
         "workflows.run.finished",
@@ -84,7 +95,7 @@ def run_execute(*, run_id: int) -> Run | None:
             "error_code": result.failure["code"] if result.failure else None,
         },
     )
-    return locked
+    return run
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Run state: the one table of allowed status changes, leases and enqueueing runs."""
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -71,6 +72,54 @@ def run_transition(
 
         run_failure_schedule(run=run)
     return run
+
+
+def run_finish(
+    *,
+    run: Run,
+    lease_owner: str,
+    status: str,
+    error: dict | None = None,
+    stream: bool = False,
+) -> bool:
+    """Move a running run to succeeded or failed in one guarded UPDATE.
+
+    The UPDATE matches only while the run is running under ``lease_owner``,
+    which does the work of a locked read followed by a save in one statement.
+    Returns False, changing nothing, when the lease was lost. With ``stream``
+    set, the same write gives the run its stream delivery id, and the first
+    delivery attempt is enqueued. A failed run enqueues the error webhook.
+    Raises InvalidRunTransition for a status other than succeeded or failed.
+    """
+    from workflows.services.notifications import run_failure_schedule
+    from workflows.services.streams import stream_delivery_enqueue
+
+    if status not in TERMINAL:
+        raise InvalidRunTransition(f"run {run.pk}: running -> {status}")
+    now = timezone.now()
+    changes = {
+        "status": status,
+        "error": error,
+        "finished_at": now,
+        "next_attempt_at": None,
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if stream:
+        changes["stream_delivery_id"] = uuid.uuid4()
+    updated = Run.objects.filter(
+        pk=run.pk, status=Status.RUNNING, lease_owner=lease_owner
+    ).update(**changes)
+    if updated != 1:
+        return False
+    for field, value in changes.items():
+        setattr(run, field, value)
+    if status == Status.FAILED:
+        run_failure_schedule(run=run)
+    if stream:
+        stream_delivery_enqueue(run=run)
+    return True
 
 
 def run_lease_renew(*, run_id: int, lease_owner: str) -> bool:

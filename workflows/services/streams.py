@@ -32,6 +32,14 @@ def stream_delivery_schedule(*, run: Run) -> None:
     """
     run.stream_delivery_id = uuid.uuid4()
     run.save(update_fields=["stream_delivery_id", "updated_at"])
+    stream_delivery_enqueue(run=run)
+
+
+def stream_delivery_enqueue(*, run: Run) -> None:
+    """Enqueue the first attempt of a run's delivery, after commit if in a transaction.
+
+    The run already has its ``stream_delivery_id`` stored.
+    """
     run_id, delivery_id = run.pk, str(run.stream_delivery_id)
     transaction.on_commit(lambda: _enqueue_attempt(run_id, delivery_id, 1, 0.0))
 

@@ -1,0 +1,49 @@
+"""Gunicorn settings for the web process: ``gunicorn alloy.wsgi:application``.
+
+Gunicorn reads this file from the current directory, so run it beside
+manage.py. Each value can be changed through the environment variable named
+beside it. The defaults suit a small machine that also runs the RQ workers,
+PostgreSQL and Redis: intake requests mostly wait on the database and Redis,
+so a few threads per process keep a core busy without the memory of more
+processes.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SystemExit(
+            f"The environment variable {name}={raw!r} is invalid: set it to a "
+            "whole number of zero or more."
+        )
+    return value
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# One process per core. Each process holds the whole application (about
+# 90 MB resident), so more processes cost memory the workers need.
+workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count())
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 4)
+# Load the application once in the master so that the processes share its
+# pages and a broken import stops start-up instead of every worker.
+preload_app = True
+# Restart a process after this many requests, at staggered times, so that a
+# slow leak cannot grow without bound. Zero turns restarts off.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
+# Seconds an idle keep-alive connection from a client or proxy stays open.
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+timeout = _int("GUNICORN_TIMEOUT", 30)
+# Django logs every request that fails; an access line per request costs CPU
+# on the hot path, so it is off unless a path is set ("-" for stdout).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
