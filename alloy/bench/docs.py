@@ -148,7 +148,7 @@ def _comparison_sections(run) -> list[str]:
     targets = report.targets_table(run)
     if targets:
         sections += ["", "## Targets", "", targets]
-    issues = report.problems(report.measured_phases(run))
+    issues = [*report.problems(report.measured_phases(run)), *run.process_exits]
     if issues:
         sections += [
             "",

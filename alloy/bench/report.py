@@ -119,7 +119,7 @@ def report_text(run) -> str:
     targets = targets_table(run)
     if targets:
         sections += ["", "Targets", "", targets]
-    issues = problems(measured_phases(run))
+    issues = [*problems(measured_phases(run)), *run.process_exits]
     if issues:
         sections += ["", "Problems", "", *(f"- {line}" for line in issues)]
     soak = soak_lines(run.soak)

@@ -19,7 +19,7 @@ from django.conf import settings
 from psycopg import sql
 
 from alloy.bench.options import BenchError
-from alloy.bench.processes import ProcessGroups, wait_until
+from alloy.bench.processes import ProcessGroups, free_port, wait_until
 from alloy.bench.workloads import SHOPIFY_CLIENT_SECRET
 
 # Seconds to wait for gunicorn or a worker to come up.
@@ -93,6 +93,10 @@ class AlloyStack:
             "BENCH_STATEMENT_COUNT_DIR": str(count_dir),
             "SHOPIFY_CLIENT_SECRET": SHOPIFY_CLIENT_SECRET,
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+            # Publishing enqueues a job that updates the shop's webhook
+            # subscriptions. The workloads call no Shopify API, so that job gets
+            # a loopback port with nothing listening, never the real shop's host.
+            "SHOPIFY_API_URL": f"http://127.0.0.1:{free_port()}",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             # The default of 1200 a minute would throttle the load generator.
             "API_RATE_LIMIT": "100000000/min",
