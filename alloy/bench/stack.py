@@ -161,7 +161,7 @@ class AlloyStack:
         self.groups.start("web", argv, env=self.env, cwd=self.base_dir)
         if not wait_until(self._web_answers, timeout=START_TIMEOUT, step=0.2):
             raise BenchError(
-                f"gunicorn did not answer on port {self.port} within "
+                f"gunicorn did not respond on port {self.port} within "
                 f"{START_TIMEOUT:g} s; see {self.groups.log_path('web')}."
             )
 
@@ -266,11 +266,3 @@ class AlloyStack:
         counts["steps"] = steps
         counts["stream deliveries succeeded"] = streams
         return counts
-
-    def unfinished_runs(self) -> int:
-        with psycopg.connect(self.database_url) as connection:
-            row = connection.execute(
-                "SELECT count(*) FROM workflows_run "
-                "WHERE status IN ('queued', 'running')"
-            ).fetchone()
-        return row[0]
