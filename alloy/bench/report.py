@@ -261,7 +261,7 @@ def scaling_table(results) -> str:
     )
     lines = [
         "| RQ worker processes | concurrency | runs delivered/s "
-        "| end-to-end p50 / p99 ms | machine CPU busy |",
+        "| end-to-end p50 / p99 ms | machine CPU busy: all / outside these processes |",
         "|---|---|---|---|---|",
     ]
     for result in rows:
