@@ -59,11 +59,10 @@ and `ENCRYPTION_KEY`:
 - web: gunicorn on `alloy.wsgi:application` on each machine, behind a load balancer.
   A web process keeps no state that another one needs, so any machine can serve
   any request.
-- workers: `manage.py rqworker default --with-scheduler` on each machine, one
-  process per core as a start. Every worker takes jobs from the one Redis queue.
-  Each one started with `--with-scheduler` competes for the scheduler's lock in
-  Redis, so one of them moves due retries onto the queue and the others take over
-  if it stops.
+- workers: `manage.py rqworker default` on each machine, one process per core as a
+  start. Every worker takes jobs from the one Redis queue. Start at least one with
+  `--with-scheduler`, which moves due retries onto the queue; several may, because
+  they share a lock in Redis and only its holder schedules.
 - reconciler: one `manage.py runs_reconcile --every 30` for the whole deployment.
 - PostgreSQL: every web thread and every worker holds a connection while it works, so
   `max_connections` must exceed the sum over all machines of gunicorn workers times
@@ -94,9 +93,10 @@ def docs_write(run, path: Path | None = None) -> Path:
         "```",
         "",
         _wrap(
-            "The bench starts gunicorn (`gthread`, two threads per worker), the RQ "
-            "workers (`manage.py rqworker default --with-scheduler`, the configured "
-            "worker class), the reconciler and a sink, all on 127.0.0.1, against the "
+            "The bench starts gunicorn with the project's `gunicorn.conf.py`, the RQ "
+            "workers (`manage.py rqworker default`, the configured worker class, "
+            "the first with `--with-scheduler`), the reconciler and a sink, all on "
+            "127.0.0.1, against the "
             f"database `{options.database}` (dropped, created and migrated) and a "
             "flushed Redis database. It builds the workflows through the services, "
             "and stops every process it started when it ends. Logs go to "
@@ -148,7 +148,7 @@ def _comparison_sections(run) -> list[str]:
     targets = report.targets_table(run)
     if targets:
         sections += ["", "## Targets", "", targets]
-    issues = report.problems(report.measured_phases(run))
+    issues = [*report.problems(report.measured_phases(run)), *run.process_exits]
     if issues:
         sections += [
             "",
@@ -172,10 +172,11 @@ def command_line(options) -> str:
         f"--events {options.events}",
         f"--concurrency {','.join(map(str, options.concurrency))}",
         f"--workload {','.join(options.workloads)}",
-        f"--web-workers {options.web_workers}",
         f"--workers {','.join(map(str, options.workers))}",
         f"--rate {options.rate if options.rate is not None else 'off'}",
     ]
+    if options.web_workers is not None:
+        parts.append(f"--web-workers {options.web_workers}")
     if options.peer:
         parts.append(f"--peer {options.peer}")
     if options.soak:

@@ -66,6 +66,11 @@ async def _client(host, port, next_request, samples: list[Sample]) -> None:
             due, request = item
             if due is not None:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if writer is not None and (reader.at_eof() or writer.is_closing()):
+                # The server closed the idle keep-alive connection (gunicorn
+                # after its keepalive seconds); a new request needs a new one.
+                writer.close()
+                reader = writer = None
             sent = time.time()
             try:
                 if writer is None:

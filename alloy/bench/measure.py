@@ -72,6 +72,8 @@ class PhaseResult:
     # The part of machine_busy spent outside the roles, the load generator and
     # the sink: PostgreSQL, Redis, and whatever else ran on the machine.
     outside_busy: float = 0.0
+    # CPU seconds of the load generator and the sink during the phase.
+    helpers_cpu_seconds: float = 0.0
 
     @property
     def accepted(self) -> list[Sample]:
@@ -218,6 +220,7 @@ def phase_run(
     roles_cpu = sum(role.cpu_seconds for role in role_figures)
     outside = busy_after - busy_before - roles_cpu - helpers_cpu
     result.outside_busy = max(0.0, outside) / machine_seconds
+    result.helpers_cpu_seconds = helpers_cpu
     time.sleep(SETTLE_SECONDS)
     if target.statements and statements_before is not None:
         result.statements = target.statements() - statements_before

@@ -27,7 +27,8 @@ class BenchOptions:
     events: int
     concurrency: tuple[int, ...]
     workloads: tuple[str, ...]
-    web_workers: int
+    # gunicorn worker processes; None leaves the number to gunicorn.conf.py.
+    web_workers: int | None
     workers: tuple[int, ...]
     # Events per second, "half" (of the capacity measured first), or None.
     rate: float | str | None
@@ -61,8 +62,9 @@ def arguments_add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web-workers",
         type=int,
-        default=4,
-        help="gunicorn worker processes, two threads each (default 4).",
+        default=None,
+        help="gunicorn worker processes (default: gunicorn.conf.py's, which is "
+        "$GUNICORN_WORKERS or one per core).",
     )
     parser.add_argument(
         "--workers",
@@ -137,7 +139,11 @@ def options_parse(raw: dict) -> BenchOptions:
         events=_positive("--events", raw["events"]),
         concurrency=_positive_list("--concurrency", raw["concurrency"]),
         workloads=_workloads(raw["workload"]),
-        web_workers=_positive("--web-workers", raw["web_workers"]),
+        web_workers=(
+            None
+            if raw["web_workers"] is None
+            else _positive("--web-workers", raw["web_workers"])
+        ),
         workers=_positive_list("--workers", raw["workers"]),
         rate=_rate(raw["rate"]),
         port=_port("--port", raw["port"]),

@@ -54,6 +54,11 @@ def resources_table(results: list[PhaseResult]) -> str:
             f"| {total_peak_rss(result) / MB:.0f} "
             f"| {sum(r.pss_bytes for r in result.roles) / MB:.0f} |"
         )
+        helpers_ms = result.helpers_cpu_seconds * 1000 / max(1, len(result.accepted))
+        lines.append(
+            f"| {result.label} | load generator and sink (not counted) | 2 "
+            f"| {helpers_ms:.1f} | - | - |"
+        )
     return "\n".join(lines)
 
 
@@ -114,7 +119,7 @@ def report_text(run) -> str:
     targets = targets_table(run)
     if targets:
         sections += ["", "Targets", "", targets]
-    issues = problems(measured_phases(run))
+    issues = [*problems(measured_phases(run)), *run.process_exits]
     if issues:
         sections += ["", "Problems", "", *(f"- {line}" for line in issues)]
     soak = soak_lines(run.soak)
@@ -229,8 +234,9 @@ def targets_table(run) -> str:
             f"| {p50:.0f} ms at {half[0].rate:.0f}/s | {_verdict(p50 < 50)} |"
         )
     if rows:
-        ours, theirs = rows[0]
-        ours_rss, theirs_rss = total_peak_rss(ours), total_peak_rss(theirs)
+        # VmHWM only grows, so each system's largest figure is its peak in the run.
+        ours_rss = max(total_peak_rss(r) for r in run.results if r.system == "alloy")
+        theirs_rss = max(total_peak_rss(r) for r in run.results if r.system == "n8n")
         lines.append(
             "| web and worker memory at most a third of n8n's (peak RSS) "
             f"| {ours_rss / MB:.0f} MB vs {theirs_rss / MB:.0f} MB "
@@ -255,7 +261,7 @@ def scaling_table(results) -> str:
     )
     lines = [
         "| RQ worker processes | concurrency | runs delivered/s "
-        "| end-to-end p50 / p99 ms | machine CPU busy |",
+        "| end-to-end p50 / p99 ms | machine CPU busy: all / outside these processes |",
         "|---|---|---|---|---|",
     ]
     for result in rows:

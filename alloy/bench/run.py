@@ -37,6 +37,8 @@ class BenchRun:
         self.soak: MemorySeries | None = None
         self.soak_result: PhaseResult | None = None
         self.peer = None
+        # Lines naming each started process that exited while phases ran.
+        self.process_exits: list[str] = []
         self._phase_number = 0
 
     def execute(self) -> str:
@@ -211,6 +213,7 @@ class BenchRun:
                 on_progress=self.write,
             )
             self.results.append(result)
+            self._exits_check(result)
             first = first or result
             self.write(
                 f"  {result.delivered_per_second:.0f} runs delivered/s, "
@@ -236,6 +239,20 @@ class BenchRun:
             on_progress=self.write,
         )
         self.results.append(result)
+        self._exits_check(result)
+
+    def _exits_check(self, result: PhaseResult) -> None:
+        """Record every started process that exited by the end of ``result``."""
+        for role, code in self.groups.exited().items():
+            line = (
+                f"{role} exited with code {code} by the end of {result.label}; "
+                f"see {self.groups.log_path(role)}"
+            )
+            if not any(
+                known.startswith(f"{role} exited") for known in self.process_exits
+            ):
+                self.process_exits.append(line)
+                self.write(line)
 
     def _soak(self, target: Target, requests_for, workers: int) -> None:
         count = self.options.soak
@@ -273,6 +290,7 @@ class BenchRun:
         series.seconds = time.monotonic() - started
         self.soak = series
         self.soak_result = result
+        self._exits_check(result)
 
     def _peer_measure(self) -> None:
         peer = self.peer

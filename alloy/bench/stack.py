@@ -19,7 +19,7 @@ from django.conf import settings
 from psycopg import sql
 
 from alloy.bench.options import BenchError
-from alloy.bench.processes import ProcessGroups, wait_until
+from alloy.bench.processes import ProcessGroups, free_port, wait_until
 from alloy.bench.workloads import SHOPIFY_CLIENT_SECRET
 
 # Seconds to wait for gunicorn or a worker to come up.
@@ -70,7 +70,7 @@ class AlloyStack:
         groups: ProcessGroups,
         *,
         port: int,
-        web_workers: int,
+        web_workers: int | None,
         server_url: str,
         database_name: str,
         redis_url: str,
@@ -93,6 +93,10 @@ class AlloyStack:
             "BENCH_STATEMENT_COUNT_DIR": str(count_dir),
             "SHOPIFY_CLIENT_SECRET": SHOPIFY_CLIENT_SECRET,
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+            # Publishing enqueues a job that updates the shop's webhook
+            # subscriptions. The workloads call no Shopify API, so that job gets
+            # a loopback port with nothing listening, never the real shop's host.
+            "SHOPIFY_API_URL": f"http://127.0.0.1:{free_port()}",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             # The default of 1200 a minute would throttle the load generator.
             "API_RATE_LIMIT": "100000000/min",
@@ -143,32 +147,21 @@ class AlloyStack:
         return result.stdout
 
     def web_start(self) -> None:
-        self.groups.start(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "alloy.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.web_workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "2",
-                "--keep-alive",
-                "30",
-                "--backlog",
-                "2048",
-            ],
-            env=self.env,
-            cwd=self.base_dir,
-        )
+        """Start gunicorn with the production gunicorn.conf.py beside manage.py."""
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "alloy.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+        ]
+        if self.web_workers is not None:
+            argv += ["--workers", str(self.web_workers)]
+        self.groups.start("web", argv, env=self.env, cwd=self.base_dir)
         if not wait_until(self._web_answers, timeout=START_TIMEOUT, step=0.2):
             raise BenchError(
-                f"gunicorn did not answer on port {self.port} within "
+                f"gunicorn did not respond on port {self.port} within "
                 f"{START_TIMEOUT:g} s; see {self.groups.log_path('web')}."
             )
 
@@ -186,24 +179,17 @@ class AlloyStack:
         return True
 
     def workers_start(self, count: int) -> None:
-        """Start ``count`` RQ workers with the scheduler, and the reconciler."""
+        """Start the reconciler and ``count`` RQ workers, the first with a scheduler."""
         from rq import Worker
 
         connection = redis.Redis.from_url(self.redis_url)
         for number in range(1, count + 1):
             role = f"worker-{number}"
-            self.groups.start(
-                role,
-                [
-                    sys.executable,
-                    "manage.py",
-                    "rqworker",
-                    "default",
-                    "--with-scheduler",
-                ],
-                env=self.env,
-                cwd=self.base_dir,
-            )
+            argv = [sys.executable, "manage.py", "rqworker", "default"]
+            if number == 1:
+                # One scheduler moves due retries onto the queue, as in production.
+                argv.append("--with-scheduler")
+            self.groups.start(role, argv, env=self.env, cwd=self.base_dir)
             self.worker_roles.append(role)
         self.groups.start(
             "reconciler",
@@ -280,11 +266,3 @@ class AlloyStack:
         counts["steps"] = steps
         counts["stream deliveries succeeded"] = streams
         return counts
-
-    def unfinished_runs(self) -> int:
-        with psycopg.connect(self.database_url) as connection:
-            row = connection.execute(
-                "SELECT count(*) FROM workflows_run "
-                "WHERE status IN ('queued', 'running')"
-            ).fetchone()
-        return row[0]
