@@ -118,7 +118,11 @@ def _payload_parse(body: bytes, *, shop: str, webhook_id: str) -> Any:
     problem = first_unstorable(data)
     if problem is None:
         return data
-    repaired = json_storable(data)
+    try:
+        repaired = json_storable(data)
+    except RecursionError:
+        # Nesting far past JSON_MAX_DEPTH; the check below names the limit.
+        repaired = data
     remaining = first_unstorable(repaired)
     if remaining is not None:
         path, message = remaining

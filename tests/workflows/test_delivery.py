@@ -187,6 +187,21 @@ def test_reconcile_leaves_live_job_alone(order_run, settings):
     assert runs_reconcile().enqueued == []
 
 
+def test_reconcile_survives_job_deleted_midway(
+    order_run, sandbox, rq_worker, redis_flushed, settings
+):
+    # A finished job is deleted at once (result_ttl=0), so its hash can lose
+    # the status field between the reconciler's fetch and its status read.
+    settings.RUN_ENQUEUE_GRACE_SECONDS = 0.01
+    run = order_run()
+    redis_flushed.hdel(f"rq:job:{run.rq_job_id}", "status")
+    time.sleep(0.05)
+    result = runs_reconcile()
+    assert result.enqueued == [run.pk]
+    run = finish(rq_worker, run)
+    assert run.status == Run.Status.SUCCEEDED
+
+
 def test_expired_lease_taken_over(order_run, sandbox, rq_worker, settings):
     from django.utils import timezone
 

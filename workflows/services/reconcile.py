@@ -138,13 +138,15 @@ def _job_alive(job_id: str) -> bool:
         # The in-process thread loses its jobs only with the process.
         return True
     import django_rq
-    from rq.exceptions import NoSuchJobError
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
     from rq.job import Job
 
     try:
         job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
         return job.get_status() in _LIVE_JOB_STATUSES
-    except NoSuchJobError:
+    except (NoSuchJobError, InvalidJobOperation):
+        # InvalidJobOperation: the job finished and was deleted (result_ttl=0)
+        # between the fetch and the status read.
         return False
     except RedisError:
         # Redis is down: enqueueing fails too, so report it as waiting.
