@@ -211,16 +211,12 @@ def _job_submit(run_id: int, submit, *args) -> str | None:
     return job_id
 
 
-def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
-    """Give a running run back to the queue, to continue after ``delay_seconds``.
-
-    The caller holds the row lock. The scheduled job is enqueued after commit;
-    if Redis fails then, the reconciler enqueues the run when it is due.
-    """
+def _resume_schedule(*, run: Run, status: str, delay_seconds: float) -> None:
+    """Move a running run to ``status`` and enqueue its job after commit."""
     from workflows.jobs import run_execute_job
 
     due = timezone.now() + timedelta(seconds=delay_seconds)
-    run_transition(run=run, status=Status.QUEUED, next_attempt_at=due)
+    run_transition(run=run, status=status, next_attempt_at=due)
     Run.objects.filter(pk=run.pk).update(rq_job_id="")
     run_id = run.pk
 
@@ -228,10 +224,19 @@ def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
         _job_submit(run_id, jobs.enqueue_in, delay_seconds, run_execute_job, run_id)
 
     transaction.on_commit(schedule)
+
+
+def run_retry_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
+    """Give a running run back to the queue, to continue after ``delay_seconds``.
+
+    The caller holds the row lock. The scheduled job is enqueued after commit;
+    if Redis fails then, the reconciler enqueues the run when it is due.
+    """
+    _resume_schedule(run=run, status=Status.QUEUED, delay_seconds=delay_seconds)
     logger.info(
         "workflows.run.retry_scheduled",
         extra={
-            "run_id": run_id,
+            "run_id": run.pk,
             "step": step,
             "attempt": run.attempt,
             "delay_s": round(delay_seconds, 3),
@@ -248,20 +253,10 @@ def run_delay_schedule(*, run: Run, delay_seconds: float, step: str) -> Run:
     after commit. If Redis fails then, the reconciler enqueues the run once
     it is due.
     """
-    from workflows.jobs import run_execute_job
-
-    due = timezone.now() + timedelta(seconds=delay_seconds)
-    run_transition(run=run, status=Status.WAITING, next_attempt_at=due)
-    Run.objects.filter(pk=run.pk).update(rq_job_id="")
-    run_id = run.pk
-
-    def schedule() -> None:
-        _job_submit(run_id, jobs.enqueue_in, delay_seconds, run_execute_job, run_id)
-
-    transaction.on_commit(schedule)
+    _resume_schedule(run=run, status=Status.WAITING, delay_seconds=delay_seconds)
     logger.info(
         "workflows.run.delayed",
-        extra={"run_id": run_id, "step": step, "delay_s": round(delay_seconds, 3)},
+        extra={"run_id": run.pk, "step": step, "delay_s": round(delay_seconds, 3)},
     )
     return run
 
