@@ -10,6 +10,7 @@ as UTF-8), and nesting deep enough to exhaust the stack.
 import json
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -119,6 +120,31 @@ def json_storable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def json_type(value: Any) -> str:
+    """Return the JSON Schema type name of a parsed JSON value, such as "array"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def json_type_phrase(value: Any) -> str:
+    """Return a value's JSON type with its article, as in "an array" or "null"."""
+    name = json_type(value)
+    if name == "null":
+        return name
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def _character_name(text: str) -> str:

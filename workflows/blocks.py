@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from jmespath import exceptions as jmespath_exceptions
 
+from alloy.jsonbody import json_type
 from workflows import mapping
 
 FILTER = ("logic", "filter")
@@ -52,21 +53,6 @@ class BlockError(Exception):
             "fields": [{"path": self.path, "message": self.message}],
             "retryable": False,
         }
-
-
-def json_type(value: Any) -> str:
-    """Name a JSON value's type as JSON Schema does."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def truthy(value: Any) -> bool:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from jmespath.exceptions import JMESPathError
 
-from alloy.jsonbody import first_unstorable, json_storable
+from alloy.jsonbody import first_unstorable, json_storable, json_type_phrase
 from connectors import registry
 from integrations.models import Connection
 from workflows import blocks, mapping, selectors
@@ -448,7 +448,7 @@ def _rows_from_items(expression: str, context: dict) -> list:
     reason = (
         f"cannot be evaluated: {items}"
         if isinstance(items, Exception)
-        else f"gave {_json_type_name(items)}, not an array"
+        else f"gave {json_type_phrase(items)}, not an array"
     )
     message = f"rows_from {expression!r} {reason}; map it to an array of items."
     raise StepFailed(
@@ -458,18 +458,6 @@ def _rows_from_items(expression: str, context: dict) -> list:
             "fields": [{"path": "$.config.rows_from", "message": message}],
         }
     )
-
-
-def _json_type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    return "a number"
 
 
 def _input_build(step: StepPlan, context: dict, prefix: str = "") -> dict:

@@ -15,6 +15,7 @@ from alloy.jsonbody import (
     first_unstorable,
     json_body_parse,
     json_storable,
+    json_type,
 )
 from connectors.shopify import webhooks
 from connectors.shopify.client import SHOP_DOMAIN_PATTERN
@@ -85,7 +86,7 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
         return _rejection(
             shop,
             "invalid_payload",
-            f"The body is a JSON {_json_type(data)}; Shopify webhooks carry one "
+            f"The body is a JSON {json_type(data)}; Shopify webhooks carry one "
             "JSON object.",
             [{"path": "$", "message": "Expected an object."}],
         )
@@ -183,15 +184,3 @@ def _rejection(
         extra={"shop_domain": shop[:100], "code": code, "status_code": status},
     )
     return JsonResponse(error_body(code, message, fields), status=status)
-
-
-def _json_type(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array"

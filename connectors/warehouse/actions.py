@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 
+from alloy.jsonbody import json_type_phrase
 from connectors.registry import ActionContext, ActionError
 from connectors.warehouse import columns
 from connectors.warehouse.backends import (
@@ -142,7 +143,7 @@ def validate_connection(account_id: str, credentials: dict) -> list[dict[str, st
             {
                 "path": "$.credentials.url",
                 "message": "Invalid: the URL must be a string, not "
-                f"{columns.json_type_name(url_text)}; give the warehouse as a "
+                f"{json_type_phrase(url_text)}; give the warehouse as a "
                 "postgresql:// URL.",
             }
         ]

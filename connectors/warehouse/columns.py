@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from alloy.jsonbody import json_type_phrase
+
 TEXT = "text"
 NUMERIC = "numeric"
 BIGINT = "bigint"
@@ -56,13 +58,14 @@ def _text(value: Any) -> str:
         if "\x00" in text:
             raise ConversionError("text cannot contain the NUL character")
         return text
-    raise ConversionError(f"{json_type_name(value)} is not text; map a string")
+    raise ConversionError(f"{json_type_phrase(value)} is not text; map a string")
 
 
 def _numeric(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ConversionError(
-            f"{json_type_name(value)} is not a number; map a number or a numeric string"
+            f"{json_type_phrase(value)} is not a number; map a number or a "
+            "numeric string"
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConversionError("the number is not finite")
@@ -95,7 +98,7 @@ def _bigint(value: Any) -> int:
     elif isinstance(value, str):
         raise ConversionError("the text is not a whole number")
     else:
-        raise ConversionError(f"{json_type_name(value)} is not an integer")
+        raise ConversionError(f"{json_type_phrase(value)} is not an integer")
     if not BIGINT_MIN <= number <= BIGINT_MAX:
         raise ConversionError("the integer does not fit in 64 bits")
     return number
@@ -104,7 +107,7 @@ def _bigint(value: Any) -> int:
 def _timestamptz(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ConversionError(
-            f"{json_type_name(value)} is not a timestamp; map an ISO 8601 string"
+            f"{json_type_phrase(value)} is not a timestamp; map an ISO 8601 string"
         )
     try:
         moment = datetime.fromisoformat(value.strip())
@@ -128,22 +131,7 @@ def _boolean(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise ConversionError(f"{json_type_name(value)} is not true or false")
-
-
-def json_type_name(value: Any) -> str:
-    """Name a JSON value's type with its article, as in "an array"."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float | Decimal):
-        return "a number"
-    return f"a {type(value).__name__}"
+    raise ConversionError(f"{json_type_phrase(value)} is not true or false")
 
 
 _CONVERTERS = {
