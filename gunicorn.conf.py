@@ -29,8 +29,9 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# One process per core. Each process holds the whole application (about
-# 90 MB resident), so more processes cost memory the workers need.
+# One process per core. Each process loads the whole application (about
+# 90 MB resident, measured by the bench), so more processes cost memory the
+# workers need.
 workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count())
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 4)
@@ -47,6 +48,6 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
 # Seconds an idle keep-alive connection from a client or proxy stays open.
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 timeout = _int("GUNICORN_TIMEOUT", 30)
-# Django logs every request that fails; an access line per request costs CPU
+# Django logs every request that fails. An access line per request costs CPU
 # on the hot path, so it is off unless a path is set ("-" for stdout).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

@@ -156,7 +156,7 @@ def json_not_found(request, exception=None) -> HttpResponse:
 
 
 def bad_request(request, exception=None) -> HttpResponse:
-    """Answer a request Django refused before any view saw it.
+    """Return the error page for a request Django rejected before any view ran.
 
     The usual cause is a body over DATA_UPLOAD_MAX_MEMORY_SIZE, such as a
     pasted JSON Schema or sample payload that is too large.

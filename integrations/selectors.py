@@ -81,7 +81,7 @@ def connection_list(*, end_user: EndUser) -> QuerySet[Connection]:
 
 
 def workspace_connection_get(*, workspace: Workspace, app: str) -> Connection | None:
-    """The workspace's own connection to ``app``, used when an end user has none."""
+    """Return the workspace's own connection to ``app``, for end users with none."""
     return Connection.objects.filter(
         workspace=workspace, end_user__isnull=True, app=app
     ).first()

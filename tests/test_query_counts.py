@@ -2,9 +2,9 @@
 
 These counts are the cost of the hot path, so a change that adds a query per
 event or per run fails here without any timing. Each test runs in a real
-transaction (not inside a test savepoint) so that BEGIN and COMMIT count as
-they do in production, and after one warm-up event, so that the per-process
-plan cache and the API key's last-used time are in their steady state.
+transaction, not inside a test savepoint, so BEGIN and COMMIT count as they do
+in production. Each also runs after one warm-up event, which puts the
+per-process plan cache and the API key's last-used time in their steady state.
 """
 
 import uuid
@@ -23,21 +23,21 @@ from workflows.tutorial import ORDER_REQUESTED_SAMPLE, tutorial_integration_crea
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Custom event intake: the API key; the end user with its installations; the
-# workflows with the version each installation runs; then BEGIN, the event,
-# the runs and COMMIT. Enqueueing writes nothing to the database.
+# Custom event intake reads the API key, the end user with its installations,
+# and the workflows with the version each installation runs. Then come BEGIN,
+# the event, the runs and COMMIT. Enqueueing writes nothing to the database.
 CUSTOM_EVENT_QUERIES = 7
 # Shopify webhook intake: the connections of the shop; the installations of
 # the connection; the workflows with their versions; BEGIN, the event, the
 # runs, COMMIT.
 SHOPIFY_WEBHOOK_QUERIES = 7
-# A run with one action: BEGIN, the claim's locked read, the run marked
-# running, the trigger's step, COMMIT; the action's step marked started
-# before the call and finished after it; one UPDATE that finishes the run
-# only while this worker holds its lease.
+# A run with one action claims the run in one transaction: BEGIN, the locked
+# read, the run marked running, the trigger's step and COMMIT. The action's
+# step is marked started before the call and finished after it. One UPDATE
+# finishes the run, and only while this worker holds its lease.
 RUN_WITH_ONE_ACTION_QUERIES = 8
-# A run without actions whose trigger has a stream URL: as above without the
-# action's two writes; the delivery id is stored by the finishing UPDATE.
+# A run without actions whose trigger has a stream URL makes the claim and the
+# finishing UPDATE above, which also stores the delivery id.
 RUN_WITH_STREAM_QUERIES = 6
 
 

@@ -630,7 +630,7 @@ def _is_number_side(node: dict, schema: dict) -> bool:
 
 
 def _schema_types(schema: dict | None) -> set[str]:
-    """The JSON types a schema declares, without null; empty when undeclared."""
+    """Return the JSON types a schema declares, without null; empty when undeclared."""
     declared = (schema or {}).get("type")
     if declared is None:
         return set()

@@ -1,7 +1,7 @@
 """The load generator: HTTP/1.1 POSTs over keep-alive connections with asyncio.
 
 Closed loop (``rate`` None): ``concurrency`` clients each send their next
-request as soon as the previous one is answered. Open loop (``rate`` set):
+request as soon as the response to the previous one arrives. Open loop (``rate`` set):
 request ``i`` is due ``i / rate`` seconds after the start, and at most
 ``concurrency`` are in flight; a request that waits for a free client is
 sent late, and its send time is when it left, not when it was due.
@@ -105,7 +105,7 @@ def load_run(
     concurrency: int,
     rate: float | None = None,
 ) -> list[Sample]:
-    """Send every request and return one sample each, in the order answered."""
+    """Send every request and return one sample each, in the order of the responses."""
     samples: list[Sample] = []
     pending = iter(enumerate(requests))
 

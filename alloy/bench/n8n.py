@@ -1,7 +1,7 @@
 """The n8n peer: install n8n 2.8.4, import the equivalent workflow, run it.
 
 The workflow is the custom-event workload's shape in n8n: a Webhook trigger
-(answering as soon as the request is received) -> a Set node with the same
+(responding as soon as the request is received) -> a Set node with the same
 three fields -> an HTTP Request node that POSTs them as JSON to the sink.
 n8n runs in its default regular mode with SQLite and keeps every
 execution's data, as our runs and steps are kept.
@@ -229,28 +229,28 @@ class N8nPeer:
         self.groups.start(
             "n8n", [str(self.executable), "start"], env=self.env, cwd=self.install_dir
         )
-        if not wait_until(self._answers, timeout=START_TIMEOUT, step=0.5):
+        if not wait_until(self._webhook_ready, timeout=START_TIMEOUT, step=0.5):
             raise BenchError(
-                f"n8n did not answer on port {self.port} within {START_TIMEOUT:g} s; "
+                f"n8n did not respond on port {self.port} within {START_TIMEOUT:g} s; "
                 f"see {self.groups.log_path('n8n')}."
             )
 
-    def _answers(self) -> bool:
+    def _webhook_ready(self) -> bool:
         import requests
 
         if "n8n" in self.groups.exited():
             raise BenchError(f"n8n exited at start; see {self.groups.log_path('n8n')}.")
-        # n8n answers /healthz before it has activated the workflow, so the
-        # webhook itself is asked; each answered POST starts one execution.
+        # n8n responds on /healthz before it has activated the workflow, so
+        # this polls the webhook itself. Each POST it accepts starts one execution.
         try:
-            answer = requests.post(
+            response = requests.post(
                 f"http://127.0.0.1:{self.port}{self.webhook_path}",
                 json={"data": {}},
                 timeout=5,
             )
         except requests.RequestException:
             return False
-        return answer.status_code == 200
+        return response.status_code == 200
 
     def roles(self) -> dict[str, int]:
         process = self.groups.processes.get("n8n")

@@ -9,7 +9,7 @@ integration with two published workflows for one end user:
 - Shopify Order Created, streamed to ``SINK_URL/shopify-webhook``.
 
 Installing subscribes the shop to webhook topics through the Shopify API, so
-a Shopify sandbox answers those calls while this runs.
+a Shopify sandbox handles those calls while this runs.
 """
 
 import json

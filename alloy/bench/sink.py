@@ -1,8 +1,8 @@
 """The sink: an HTTP server that records when each delivery arrives.
 
 Run as its own process (``python -m alloy.bench.sink --port N``) so its CPU
-time is not charged to the system under test. A POST to any path is answered
-200 at once; the first ``alloy-bench-<id>`` marker in its body names the
+time is not charged to the system under test. A POST to any path gets a 200
+at once, and the first ``alloy-bench-<id>`` marker in its body names the
 event it belongs to. ``GET /arrivals`` returns ``[[marker, unix time], ...]``
 for every POST so far, and ``DELETE /arrivals`` forgets them.
 """

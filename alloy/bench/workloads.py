@@ -107,7 +107,7 @@ def shopify_webhook_requests(phase: str, count: int, secret: str) -> list[Reques
 
 
 def n8n_requests(phase: str, count: int, path: str) -> list[Request]:
-    """The custom-event workload's bodies, sent to n8n's webhook trigger."""
+    """Build the custom-event workload's bodies for n8n's webhook trigger."""
     requests = []
     for number in range(count):
         reference = marker(phase, number)

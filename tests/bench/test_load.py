@@ -9,7 +9,7 @@ RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 class IdleClosingServer:
-    """Answer each request, then close a connection idle for ``idle`` seconds."""
+    """Respond to each request, then close a connection idle for ``idle`` seconds."""
 
     def __init__(self, idle: float) -> None:
         self.idle = idle

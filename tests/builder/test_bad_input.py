@@ -274,9 +274,7 @@ def test_surrogate_sample_refused(author_client, draft):
     assert "unpaired UTF-16 surrogate" in response.content.decode()
 
 
-def test_oversized_form_gets_an_html_page_naming_the_limit(
-    author_client, tutorial, settings
-):
+def test_oversized_form_html_page(author_client, tutorial, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     block = Block.objects.filter(version__workflow__integration=tutorial).first()
     response = author_client.post(
@@ -288,7 +286,7 @@ def test_oversized_form_gets_an_html_page_naming_the_limit(
     assert "larger than the server accepts (1000 bytes)" in response.content.decode()
 
 
-def test_unknown_builder_url_gets_an_html_page(author_client):
+def test_unknown_builder_url_html_page(author_client):
     response = author_client.get("/builder/no-such-page")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")

@@ -243,8 +243,10 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
     key = step.key if item_index is None else f"{step.key}[{item_index}]"
     outcome = StepResult(key=key, title=title)
     walk.result.steps.append(outcome)
+
     if step.block_type in blocks.ENGINE_BLOCKS:
         return _test_engine_block(walk, step, outcome, item_index)
+
     try:
         step_input = engine.step_input_build(step, walk.context)
     except engine.StepFailed as failed:
@@ -253,10 +255,12 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
             failed.error,
         )
         return False
+
     outcome.input = _shown_input(step, step_input)
     if action is None:
         outcome.error = {"code": "unknown_action", "message": f"{title} is gone."}
         return False
+
     live = walk.connection is not None
     if live and action.requires_connection and walk.connection.app != step.connector:
         outcome.error = {
@@ -265,6 +269,7 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
             f"{title} needs a {step.connector} one.",
         }
         return False
+
     if not live and action.side_effects:
         outcome.output = example_from_schema(action.output_schema)
         outcome.placeholder_output = True
@@ -283,6 +288,7 @@ def _test_step(walk: _TestWalk, step, item_index: int | None) -> bool:
         except registry.ActionError as exc:
             outcome.error = exc.as_dict()
             return False
+
     walk.context["steps"][step.key] = outcome.output
     return True
 

@@ -63,7 +63,7 @@ def schedule_context(trigger: Block) -> dict[str, Any]:
 def schedule_preview(request: HttpRequest) -> JsonResponse:
     """Preview a cron expression and time zone as typed, for the trigger form.
 
-    Answers 200 with the next five firings, or 422 with a message per field.
+    Returns 200 with the next five firings, or 422 with a message per field.
     """
     cron = request.GET.get("cron", "").strip()
     zone_name = request.GET.get("timezone", "").strip()

@@ -202,8 +202,8 @@ class PostgresSession(WarehouseSession):
             "AND i.indpred IS NULL GROUP BY i.indexrelid",
             [sql.Identifier(table.name).as_string(self.connection)],
         )
-        wanted = sorted(table.key)
-        if any(sorted(found) == wanted for (found,) in cursor.fetchall()):
+        expected = sorted(table.key)
+        if any(sorted(found) == expected for (found,) in cursor.fetchall()):
             return
         key = ", ".join(table.key)
         raise WarehouseError(
