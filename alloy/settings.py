@@ -362,6 +362,23 @@ RUN_LEASE_SECONDS = _setting(
 RUN_ENQUEUE_GRACE_SECONDS = _setting(
     "RUN_ENQUEUE_GRACE_SECONDS", _positive(env.float), 30.0, "a number of seconds"
 )
+# New runs wait in a Redis list and drain jobs execute them in batches (see
+# workflows/services/dispatch.py): at most this many drain jobs at once, at
+# most this many runs popped per batch, and a job hands over to a new one
+# after this many seconds.
+RUN_DRAIN_SLOTS = _setting(
+    "RUN_DRAIN_SLOTS", _positive(env.int), 4, "a whole number of jobs"
+)
+RUN_DRAIN_BATCH = _setting(
+    "RUN_DRAIN_BATCH", _positive(env.int), 16, "a whole number of runs"
+)
+RUN_DRAIN_SECONDS = _setting(
+    "RUN_DRAIN_SECONDS", _positive(env.float), 60.0, "a number of seconds"
+)
+# Seconds an idle drain job waits for the next run before it ends.
+RUN_DRAIN_LINGER = _setting(
+    "RUN_DRAIN_LINGER", _positive(env.float), 0.5, "a number of seconds"
+)
 RUNS_RECONCILE_INTERVAL = _setting(
     "RUNS_RECONCILE_INTERVAL", _positive(env.int), 30, "a whole number of seconds"
 )

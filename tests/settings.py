@@ -12,6 +12,8 @@ os.environ.setdefault("STREAM_RETRY_DELAYS", "1,1")
 os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 os.environ.setdefault("STEP_RETRY_BASE_DELAY", "0.2")
 os.environ.setdefault("STEP_RETRY_MAX_DELAY", "5")
+# A burst worker ends when the queue is empty; an idle drain job would hold it.
+os.environ.setdefault("RUN_DRAIN_LINGER", "0.01")
 
 from alloy.settings import *  # noqa: F403
 

@@ -9,6 +9,7 @@ per-process plan cache and the API key's last-used time in their steady state.
 
 import uuid
 
+import django_rq
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -31,14 +32,14 @@ CUSTOM_EVENT_QUERIES = 7
 # the connection; the workflows with their versions; BEGIN, the event, the
 # runs, COMMIT.
 SHOPIFY_WEBHOOK_QUERIES = 7
-# A run with one action claims the run in one transaction: BEGIN, the locked
-# read, the run marked running, the trigger's step and COMMIT. The action's
-# step is marked started before the call and finished after it. One UPDATE
-# finishes the run, and only while this worker holds its lease.
-RUN_WITH_ONE_ACTION_QUERIES = 8
+# A run with one action is claimed by one guarded UPDATE, read with its event,
+# end user, workspace and installation, and given its trigger's step. The
+# action's step is marked started before the call and finished after it. One
+# UPDATE finishes the run, and only while this worker holds its lease.
+RUN_WITH_ONE_ACTION_QUERIES = 6
 # A run without actions whose trigger has a stream URL makes the claim and the
 # finishing UPDATE above, which also stores the delivery id.
-RUN_WITH_STREAM_QUERIES = 6
+RUN_WITH_STREAM_QUERIES = 4
 
 
 def captured_sql(context: CaptureQueriesContext) -> str:
@@ -146,10 +147,16 @@ def test_custom_event_answer_names_version(installed, post_event):
     assert response.json()["runs"][0]["version"] == run.version.number
 
 
-def test_custom_event_run_has_job_id(installed, post_event, redis_flushed):
+def test_custom_event_run_waits_in_ready_list(installed, post_event, redis_flushed):
+    from workflows.services.dispatch import READY_KEY
+
     response = post_event("order_requested", ORDER_REQUESTED_SAMPLE)
-    run = Run.objects.get(pk=response.json()["runs"][0]["id"])
-    assert redis_flushed.exists(f"rq:job:{run.rq_job_id}") == 1
+    run_id = response.json()["runs"][0]["id"]
+    assert redis_flushed.lrange(READY_KEY, 0, -1) == [str(run_id).encode()]
+    # A drain job was enqueued for the first free slot.
+    jobs = django_rq.get_queue("default").get_jobs()
+    drains = [job.args for job in jobs if job.func_name.endswith("runs_drain_job")]
+    assert [args[0] for args in drains] == [0]
 
 
 def test_shopify_webhook_intake_query_count(installed, post_webhook):

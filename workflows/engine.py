@@ -19,6 +19,7 @@ from django.utils import timezone
 from jmespath.exceptions import JMESPathError
 
 from alloy.jsonbody import first_unstorable, json_storable, json_type_phrase
+from alloy.rows import row_insert, row_update
 from connectors import registry
 from integrations.models import Connection
 from workflows import blocks, mapping, selectors
@@ -26,11 +27,10 @@ from workflows.lease import LeaseKeeper, lease_owner_name
 from workflows.models import Run, RunStep
 from workflows.selectors import StepPlan
 from workflows.services.runs import (
-    TERMINAL,
     run_delay_schedule,
     run_finish,
     run_retry_schedule,
-    run_transition,
+    runs_claim,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,21 +44,45 @@ class StepFailed(Exception):
 
 
 def run_execute(*, run_id: int) -> Run | None:
-    """Execute a queued run until it finishes or a step waits for a retry.
+    """Execute one queued run; see runs_execute. Returns None if it did not run."""
+    return runs_execute(run_ids=[run_id]).get(run_id)
 
-    Locks the run row while claiming it and takes a lease that a thread
-    renews, so two workers given the same run cannot both execute it and a
-    dead worker's run is taken over by the reconciler. A step that fails with
-    a retryable error and has attempts left puts the run back in the queue
-    with a scheduled job. Enqueues the stream delivery when the run finishes
-    and the trigger has a stream URL. Returns None when the run is already
-    finished or claimed, or its lease was lost.
+
+def runs_execute(*, run_ids: list[int]) -> dict[int, Run | None]:
+    """Execute a batch of queued runs, one after another, each until it stops.
+
+    One UPDATE claims every run that is ready and takes a lease on it, which
+    a thread renews, so two workers given the same run cannot both execute
+    it and a dead worker's runs are taken over by the reconciler. A run stops
+    when it finishes, or when a step fails with a retryable error and has
+    attempts left, which puts it back in the queue with a scheduled job.
+    Enqueues the stream delivery when a run finishes and its trigger has a
+    stream URL. A run that raises is logged and left running under its
+    lease for the reconciler; the rest of the batch goes on.
+
+    Returns each claimed run by id, or None for one whose lease was lost;
+    runs already finished or claimed elsewhere are left out.
     """
     owner = lease_owner_name()
-    claimed = _claim(run_id, owner)
-    if claimed is None:
-        return None
-    run, plan = claimed
+    claimed = _claim(run_ids, owner)
+    results: dict[int, Run | None] = {}
+    if not claimed:
+        return results
+    with LeaseKeeper([run.pk for run, _ in claimed], owner) as lease:
+        for run, plan in claimed:
+            try:
+                results[run.pk] = _run_continue(run, plan, owner, lease)
+            except Exception:
+                logger.exception("workflows.run.crashed", extra={"run_id": run.pk})
+            finally:
+                lease.release(run.pk)
+    return results
+
+
+def _run_continue(
+    run: Run, plan: selectors.VersionPlan, owner: str, lease: LeaseKeeper
+) -> Run | None:
+    """Walk a claimed run's blocks, then finish it or schedule its next attempt."""
     ids = {
         "run_id": run.pk,
         "workflow_id": run.workflow_id,
@@ -66,8 +90,7 @@ def run_execute(*, run_id: int) -> Run | None:
     }
     logger.info("workflows.run.started", extra={**ids, "attempt": run.attempt})
     started = time.monotonic()
-    with LeaseKeeper(run.pk, owner) as lease:
-        result = _execute_steps(run, plan, lease)
+    result = _execute_steps(run, plan, lease)
 
     if result.retry_delay is not None or result.delay is not None:
         with transaction.atomic():
@@ -165,7 +188,7 @@ def _walk_list(
 ) -> _Result | None:
     """Execute a list of blocks in order; a result means the run stops or pauses."""
     for step in steps:
-        if walk.lease.lost:
+        if walk.lease.lost(walk.run.pk):
             return _Result()
         result = _walk_step(walk, step, item_index)
         if result is not None:
@@ -312,50 +335,43 @@ def _failure_result(
     return _Result(failure=failure)
 
 
-def _claim(run_id: int, owner: str) -> tuple[Run, selectors.VersionPlan] | None:
-    """Lock a queued run, mark it running under a lease, and load its plan.
+def _claim(run_ids: list[int], owner: str) -> list[tuple[Run, selectors.VersionPlan]]:
+    """Claim the ready runs among ``run_ids`` and load each with its plan.
 
-    On the first attempt the trigger's step record is stored in the same
-    transaction, since the trigger calls nothing and so needs no separate
-    started mark.
+    The trigger's step records of first attempts are stored in one INSERT
+    after the claim: the trigger calls nothing, so it needs no separate
+    started mark, and a worker that dies in between leaves a run whose next
+    attempt records the trigger itself.
     """
-    with transaction.atomic():
-        # No ordering: first() would sort by the model's default ordering,
-        # which costs compile time on every claim and means nothing for a pk.
-        found = list(
-            Run.objects.select_for_update(of=("self",))
-            .select_related(
-                "event", "end_user", "workspace", "installation__connection"
-            )
-            .filter(pk=run_id)
-            .order_by()
-        )
-        run = found[0] if found else None
-        if run is None:
-            logger.warning("workflows.run.missing", extra={"run_id": run_id})
-            return None
-        if run.status in TERMINAL or run.status == Run.Status.RUNNING:
-            logger.info(
-                "workflows.run.skipped", extra={"run_id": run_id, "status": run.status}
-            )
-            return None
-        due = run.next_attempt_at
-        if run.status == Run.Status.WAITING and due and due > timezone.now():
-            # A job that arrives before a Delay block's end would cut the wait.
-            logger.info("workflows.run.not_due", extra={"run_id": run_id})
-            return None
-        run_transition(run=run, status=Run.Status.RUNNING, lease_owner=owner)
-        plan = selectors.version_plan(run.version_id)
-        if run.attempt == 1:
-            _trigger_record(run, plan.trigger)
-        return run, plan
+    if not runs_claim(run_ids=run_ids, lease_owner=owner):
+        return []
+    by_id = {
+        run.pk: run
+        for run in Run.objects.select_related(
+            "event", "end_user", "workspace", "installation__connection"
+        ).filter(pk__in=run_ids, status=Run.Status.RUNNING, lease_owner=owner)
+    }
+    claimed = [
+        (by_id[run_id], selectors.version_plan(by_id[run_id].version_id))
+        for run_id in dict.fromkeys(run_ids)
+        if run_id in by_id
+    ]
+    firsts = [
+        _trigger_record(run, plan.trigger) for run, plan in claimed if run.attempt == 1
+    ]
+    if len(firsts) == 1:
+        # bulk_create wraps even one row in BEGIN and COMMIT.
+        firsts[0].save(force_insert=True)
+    elif firsts:
+        RunStep.objects.bulk_create(firsts)
+    return claimed
 
 
 def _trigger_record(run: Run, trigger: StepPlan) -> RunStep:
-    """Store the trigger's step, already succeeded, with the event data as output."""
+    """The trigger's step, already succeeded, with the event data as output."""
     now = timezone.now()
     output, truncated = stored_output(json_storable(run.event.data))
-    return RunStep.objects.create(
+    return RunStep(
         run=run,
         position=trigger.position,
         block_id=trigger.block_id,
@@ -591,21 +607,23 @@ def _step_start(
     """Mark a step started before its action runs, so a crash leaves a trace."""
     now = timezone.now()
     if previous is None:
-        return RunStep.objects.create(
-            run=run,
-            position=step.position,
-            item_index=item_index,
-            block_id=step.block_id,
-            key=step.key,
-            status=RunStep.Status.STARTED,
-            started_at=now,
+        return row_insert(
+            RunStep(
+                run=run,
+                position=step.position,
+                item_index=item_index,
+                block_id=step.block_id,
+                key=step.key,
+                status=RunStep.Status.STARTED,
+                started_at=now,
+            )
         )
     previous.attempt += 1
     previous.status = RunStep.Status.STARTED
     previous.started_at = now
     previous.finished_at = None
-    previous.save(
-        update_fields=["attempt", "status", "started_at", "finished_at", "updated_at"]
+    row_update(
+        previous, ["attempt", "status", "started_at", "finished_at", "updated_at"]
     )
     return previous
 
@@ -620,8 +638,9 @@ def _step_finish(record: RunStep, outcome: _Outcome, *, started: float) -> RunSt
     record.error = json_storable(outcome.error)
     record.finished_at = timezone.now()
     record.duration_ms = int((time.monotonic() - started) * 1000)
-    record.save(
-        update_fields=[
+    row_update(
+        record,
+        [
             "output",
             "output_truncated",
             "status",
@@ -630,7 +649,7 @@ def _step_finish(record: RunStep, outcome: _Outcome, *, started: float) -> RunSt
             "finished_at",
             "duration_ms",
             "updated_at",
-        ]
+        ],
     )
     return record
 

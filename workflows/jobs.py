@@ -2,12 +2,25 @@
 
 from alloy.jobs import job
 from workflows import engine
-from workflows.services import notifications, reconcile, schedules, streams
+from workflows.services import (
+    dispatch,
+    notifications,
+    reconcile,
+    schedules,
+    streams,
+)
 
 
 @job(timeout=600)
 def run_execute_job(run_id: int) -> None:
     engine.run_execute(run_id=run_id)
+
+
+# Well above RUN_DRAIN_SECONDS, after which a drain job hands over: the run
+# in progress then may still take up to RQ_DEFAULT_TIMEOUT.
+@job(timeout=1800)
+def runs_drain_job(slot: int, token: str) -> None:
+    dispatch.runs_drain(slot=slot, token=token)
 
 
 @job(timeout=120)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,17 @@ def _session() -> requests.Session:
     session = getattr(_sessions, "session", None)
     if session is None:
         session = requests.Session()
+        # Deliveries go straight to the address that passed the outbound
+        # checks, never through a proxy named in the environment, and they
+        # send no .netrc credentials. Reading those from the environment on
+        # every request was a sixth of a delivery's CPU. A CA bundle named
+        # the usual way is still honoured.
+        session.trust_env = False
+        session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or True
+        )
         _sessions.session = session
     return session
 

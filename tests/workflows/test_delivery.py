@@ -187,14 +187,28 @@ def test_reconcile_leaves_live_job_alone(order_run, settings):
     assert runs_reconcile().enqueued == []
 
 
-def test_reconcile_survives_job_deleted_midway(
-    order_run, sandbox, rq_worker, redis_flushed, settings
-):
+def test_reconcile_survives_job_deleted_midway(redis_flushed):
     # A finished job is deleted at once (result_ttl=0), so its hash can lose
     # the status field between the reconciler's fetch and its status read.
+    from alloy import jobs
+    from workflows.jobs import runs_reconcile_job
+    from workflows.services.reconcile import _job_alive
+
+    job_id = jobs.enqueue(runs_reconcile_job)
+    assert _job_alive(job_id)
+    redis_flushed.hdel(f"rq:job:{job_id}", "status")
+    assert not _job_alive(job_id)
+
+
+def test_reconcile_dispatches_run_popped_by_a_lost_drain_job(
+    order_run, sandbox, rq_worker, redis_flushed, settings
+):
+    from workflows.services.dispatch import READY_KEY
+
     settings.RUN_ENQUEUE_GRACE_SECONDS = 0.01
     run = order_run()
-    redis_flushed.hdel(f"rq:job:{run.rq_job_id}", "status")
+    # A drain job popped the run and died before claiming it.
+    assert redis_flushed.lpop(READY_KEY) == str(run.pk).encode()
     time.sleep(0.05)
     result = runs_reconcile()
     assert result.enqueued == [run.pk]

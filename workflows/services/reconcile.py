@@ -116,7 +116,7 @@ def _take_over_expired(batch_size: int) -> list[int]:
 
 
 def _orphaned_queued_runs(batch_size: int) -> list[int]:
-    """Queued runs past their grace time whose job is missing from Redis.
+    """Queued runs past their grace time, with no live job and not in the ready list.
 
     A run waiting at a Delay block counts once its delay and the grace time
     have passed.
@@ -128,7 +128,14 @@ def _orphaned_queued_runs(batch_size: int) -> list[int]:
         .order_by("created_at")
         .values_list("pk", "rq_job_id")[:batch_size]
     )
-    return [run_id for run_id, job_id in candidates if not _job_alive(job_id)]
+    orphans = [run_id for run_id, job_id in candidates if not _job_alive(job_id)]
+    if orphans and not settings.JOBS_IN_PROCESS:
+        from workflows.services.dispatch import runs_waiting_in_list
+
+        # A run in the ready list has not lost its way: a drain job pops it.
+        waiting = runs_waiting_in_list(run_ids=orphans)
+        orphans = [run_id for run_id in orphans if run_id not in waiting]
+    return orphans
 
 
 def _job_alive(job_id: str) -> bool:

@@ -6,10 +6,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from alloy import jobs
+from alloy.rows import row_update
 from workflows.exceptions import InvalidRunTransition, VersionStateError
 from workflows.models import Run, RunStep
 
@@ -122,13 +125,15 @@ def run_finish(
     }
     if stream:
         changes["stream_delivery_id"] = uuid.uuid4()
-    updated = Run.objects.filter(
-        pk=run.pk, status=Status.RUNNING, lease_owner=lease_owner
-    ).update(**changes)
-    if updated != 1:
-        return False
     for field, value in changes.items():
         setattr(run, field, value)
+    if not row_update(
+        run,
+        list(changes),
+        only_if={"status": Status.RUNNING, "lease_owner": lease_owner},
+    ):
+        run.refresh_from_db()
+        return False
     if status == Status.FAILED:
         run_failure_schedule(run=run)
     if stream:
@@ -136,22 +141,75 @@ def run_finish(
     return True
 
 
-def run_lease_renew(*, run_id: int, lease_owner: str) -> bool:
-    """Extend a running run's lease; False when the owner no longer holds it."""
+def runs_claim(*, run_ids: list[int], lease_owner: str) -> int:
+    """Move the runs that are ready to running under ``lease_owner``, in one UPDATE.
+
+    A run is ready when it is queued, or waiting at a Delay block whose time
+    has come. The UPDATE's WHERE clause does the work of a locked read: two
+    workers claiming one run at once are serialised by its row lock, and the
+    second finds it running and skips it. Give each batch its own
+    ``lease_owner``; the runs it holds afterwards are the ones claimed.
+    Returns how many were claimed. This is the queued/waiting -> running
+    change of ALLOWED_TRANSITIONS, made in one statement because it runs
+    once per batch on the hot path; a retried run's finish and error were
+    already cleared when it went back to queued.
+    """
+    if not run_ids:
+        return 0
+    now = timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimed = (
+        Run.objects.filter(pk__in=run_ids)
+        .filter(Q(status=Status.QUEUED) | (Q(status=Status.WAITING) & due))
+        .update(
+            status=Status.RUNNING,
+            attempt=F("attempt") + 1,
+            started_at=Coalesce("started_at", Value(now)),
+            lease_owner=lease_owner,
+            lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    )
+    if claimed < len(run_ids):
+        # Finished, claimed by another worker, or a Delay whose time has not
+        # come: a job that arrives early must not cut the wait short.
+        logger.info(
+            "workflows.run.skipped",
+            extra={"run_ids": run_ids, "claimed": claimed},
+        )
+    return claimed
+
+
+def runs_lease_renew(*, run_ids: list[int], lease_owner: str) -> set[int]:
+    """Extend the leases of running runs; return the ids ``lease_owner`` still holds."""
     expires = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
-    renewed = Run.objects.filter(
-        pk=run_id, status=Status.RUNNING, lease_owner=lease_owner
-    ).update(lease_expires_at=expires)
-    return renewed == 1
+    held = Run.objects.filter(
+        pk__in=run_ids, status=Status.RUNNING, lease_owner=lease_owner
+    )
+    if held.update(lease_expires_at=expires) == len(run_ids):
+        return set(run_ids)
+    return set(held.values_list("pk", flat=True))
 
 
 def runs_enqueue(*, run_ids: list[int]) -> list[int]:
-    """Hand runs to the job queue; call after the transaction that stored them.
+    """Hand queued runs to the workers; call after the transaction that stored them.
 
-    A run whose job cannot reach Redis keeps an empty ``rq_job_id`` and stays
-    queued, and the reconciler enqueues it later; so this never raises for a
-    Redis failure. Returns the ids of the runs enqueued.
+    With Redis, the runs go to the ready list that drain jobs execute (see
+    workflows.services.dispatch); without it, each is a job of the in-process
+    thread. A run that cannot reach Redis stays queued, and the reconciler
+    hands it over again later; so this never raises for a Redis failure.
+    Returns the ids of the runs handed over.
     """
+    if not run_ids:
+        return []
+    if not jobs.in_process():
+        from workflows.services.dispatch import runs_dispatch
+
+        if not runs_dispatch(run_ids=run_ids):
+            return []
+        logger.info("workflows.run.dispatched", extra={"run_ids": run_ids})
+        return list(run_ids)
     from workflows.jobs import run_execute_job
 
     enqueued = []
@@ -167,25 +225,19 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
 
 
 def runs_enqueue_recorded(*, run_jobs: list[tuple[int, str]]) -> list[int]:
-    """Hand runs to the job queue under the job ids already stored on them.
+    """Hand new runs to the workers, in-process under the job ids stored on them.
 
     Takes ``(run_id, rq_job_id)`` pairs; call after the transaction that
-    stored the runs. A run whose job cannot reach Redis stays queued with a
-    job id that RQ does not know, which the reconciler treats as missing and
-    enqueues again. Returns the ids of the runs enqueued.
+    stored the runs. With Redis, the runs go to the ready list and the job
+    ids stay unused. Returns the ids of the runs handed over.
     """
+    if not jobs.in_process():
+        return runs_enqueue(run_ids=[run_id for run_id, _ in run_jobs])
     from workflows.jobs import run_execute_job
 
     enqueued = []
     for run_id, job_id in run_jobs:
-        try:
-            jobs.enqueue(run_execute_job, run_id, job_id=job_id)
-        except RedisError as exc:
-            logger.warning(
-                "workflows.run.enqueue_failed",
-                extra={"run_id": run_id, "error": type(exc).__name__},
-            )
-            continue
+        jobs.enqueue(run_execute_job, run_id, job_id=job_id)
         enqueued.append(run_id)
         logger.info(
             "workflows.run.enqueued", extra={"run_id": run_id, "rq_job_id": job_id}
