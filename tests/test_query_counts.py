@@ -37,9 +37,11 @@ SHOPIFY_WEBHOOK_QUERIES = 7
 # action's step is marked started before the call and finished after it. One
 # UPDATE finishes the run, and only while this worker holds its lease.
 RUN_WITH_ONE_ACTION_QUERIES = 6
-# A run without actions whose trigger has a stream URL makes the claim and the
-# finishing UPDATE above, which also stores the delivery id.
-RUN_WITH_STREAM_QUERIES = 4
+# A run without actions whose trigger has a stream URL makes the claim, the
+# read, the trigger's step and the finishing UPDATE above, which also stores
+# the delivery id. Its first delivery attempt follows in the same job: the
+# run with its workflow and event, its steps, and the attempt's record.
+RUN_WITH_STREAM_QUERIES = 7
 
 
 def captured_sql(context: CaptureQueriesContext) -> str:

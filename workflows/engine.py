@@ -26,6 +26,7 @@ from workflows import blocks, mapping, selectors
 from workflows.lease import LeaseKeeper, lease_owner_name
 from workflows.models import Run, RunStep
 from workflows.selectors import StepPlan
+from workflows.services import streams
 from workflows.services.runs import (
     run_delay_schedule,
     run_finish,
@@ -130,7 +131,23 @@ def _run_continue(
             "error_code": result.failure["code"] if result.failure else None,
         },
     )
+    if run.stream_delivery_id is not None:
+        _stream_first_attempt(run)
     return run
+
+
+def _stream_first_attempt(run: Run) -> None:
+    """Make the first stream delivery attempt here, without a job of its own.
+
+    A failed attempt schedules the next as a job. If this worker dies first,
+    the reconciler finds the delivery without an attempt and enqueues it.
+    """
+    try:
+        streams.stream_delivery_send(
+            run_id=run.pk, delivery_id=str(run.stream_delivery_id), attempt=1
+        )
+    except Exception:
+        logger.exception("workflows.stream.crashed", extra={"run_id": run.pk})
 
 
 @dataclass(frozen=True)

@@ -134,15 +134,19 @@ def test_reconcile_resends_lost_first_attempt(
     ingest_order()
     run = Run.objects.get()
     engine.run_execute(run_id=run.pk)
-    # Redis loses the queued first attempt.
-    redis_flushed.flushdb()
+    assert stream_receiver.wait_for(1, timeout=5)
+    # As if the worker had died after the POST but before recording the
+    # attempt: the delivery has no attempt on record.
+    StreamDelivery.objects.filter(run=run).delete()
     time.sleep(0.05)
     result = runs_reconcile()
     rq_worker()
     run.refresh_from_db()
     assert result.streams_enqueued == [run.pk]
-    assert stream_receiver.wait_for(1, timeout=5)
-    assert stream_receiver.accepted[0].delivery_id == str(run.stream_delivery_id)
+    # The receiver gets the same delivery id again and counts it a duplicate.
+    repeats = [d for d in stream_receiver.deliveries if d.duplicate]
+    assert [d.delivery_id for d in repeats] == [str(run.stream_delivery_id)]
+    assert StreamDelivery.objects.get(run=run).succeeded
 
 
 def test_reconcile_skips_delivered_stream(

@@ -104,12 +104,11 @@ def run_finish(
     The UPDATE matches only while the run is running under ``lease_owner``,
     which does the work of a locked read followed by a save in one statement.
     Returns False, changing nothing, when the lease was lost. With ``stream``
-    set, the same write gives the run its stream delivery id, and the first
-    delivery attempt is enqueued. A failed run enqueues the error webhook.
+    set, the same write gives the run its stream delivery id; the caller makes
+    the first delivery attempt. A failed run enqueues the error webhook.
     Raises InvalidRunTransition for a status other than succeeded or failed.
     """
     from workflows.services.notifications import run_failure_schedule
-    from workflows.services.streams import stream_delivery_enqueue
 
     if status not in TERMINAL:
         raise InvalidRunTransition(f"run {run.pk}: running -> {status}")
@@ -136,8 +135,6 @@ def run_finish(
         return False
     if status == Status.FAILED:
         run_failure_schedule(run=run)
-    if stream:
-        stream_delivery_enqueue(run=run)
     return True
 
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -21,15 +20,6 @@ from workflows import selectors
 from workflows.models import Run, StreamDelivery
 
 logger = logging.getLogger(__name__)
-
-
-def stream_delivery_enqueue(*, run: Run) -> None:
-    """Enqueue the first attempt of a run's delivery, after commit if in a transaction.
-
-    The run already has its ``stream_delivery_id`` stored.
-    """
-    run_id, delivery_id = run.pk, str(run.stream_delivery_id)
-    transaction.on_commit(lambda: _enqueue_attempt(run_id, delivery_id, 1, 0.0))
 
 
 def _attempt_job_id(delivery_id: str, attempt: int) -> str:
