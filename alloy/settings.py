@@ -375,6 +375,13 @@ RUN_DRAIN_BATCH = _setting(
 RUN_DRAIN_SECONDS = _setting(
     "RUN_DRAIN_SECONDS", _positive(env.float), 60.0, "a number of seconds"
 )
+if RUN_DRAIN_SECONDS > 600:
+    # A drain job's RQ timeout is 1800 s, and the run in progress when it
+    # hands over may take up to RQ_DEFAULT_TIMEOUT more.
+    raise ImproperlyConfigured(
+        f"The environment variable RUN_DRAIN_SECONDS={RUN_DRAIN_SECONDS!r} is "
+        "invalid: set it to at most 600 seconds."
+    )
 # Seconds an idle drain job waits for the next run before it ends.
 RUN_DRAIN_LINGER = _setting(
     "RUN_DRAIN_LINGER", _positive(env.float), 0.5, "a number of seconds"

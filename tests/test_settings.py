@@ -33,12 +33,20 @@ def _check(**variables: str) -> subprocess.CompletedProcess:
         ("SHOPIFY_REQUEST_TIMEOUT", "ten"),
         ("REDIS_URL", "localhost:6379"),
         ("PUBLIC_BASE_URL", "ftp://example.test"),
+        ("RUN_DRAIN_SLOTS", "0"),
+        ("RUN_DRAIN_BATCH", "many"),
     ],
 )
 def test_invalid_setting_named_in_error(name, value):
     result = _check(**{name: value})
     assert result.returncode != 0
     assert f"{name}={value!r} is invalid" in result.stderr
+
+
+def test_drain_job_lifetime_capped():
+    result = _check(RUN_DRAIN_SECONDS="3600")
+    assert result.returncode != 0
+    assert "RUN_DRAIN_SECONDS=3600.0 is invalid: set it to at most 600" in result.stderr
 
 
 def test_invalid_encryption_key_rejected():

@@ -60,7 +60,9 @@ and `ENCRYPTION_KEY`:
   A web process keeps no state that another one needs, so any machine can serve
   any request.
 - workers: `manage.py rqworker default` on each machine, one process per core as a
-  start. Every worker takes jobs from the one Redis queue. Start at least one with
+  start. Every worker takes jobs from the one Redis queue, and new runs from the one
+  ready list; set `RUN_DRAIN_SLOTS` to the number of worker processes over all
+  machines, so that each can hold a drain job. Start at least one with
   `--with-scheduler`, which moves due retries onto the queue; several may, because
   they share a lock in Redis and only its holder schedules.
 - reconciler: one `manage.py runs_reconcile --every 30` for the whole deployment.

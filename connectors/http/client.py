@@ -88,10 +88,12 @@ def post_signed_json(
     headers = signing.signed_headers(secret, delivery_id=delivery_id, body=body)
     headers["User-Agent"] = "Alloy-Delivery/1"
     started = time.monotonic()
+    # Prepared apart from the session: a delivery sends exactly these headers,
+    # and never a cookie that an earlier response set, and skipping the
+    # session's merging saves CPU on every delivery.
+    request = requests.Request("POST", url, data=body, headers=headers).prepare()
     try:
-        response = _session().post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
+        response = _session().send(request, timeout=timeout, allow_redirects=False)
     except requests.Timeout:
         return PostResult(None, "", f"timed out after {timeout:g}s", _ms(started))
     except requests.RequestException as exc:
