@@ -71,7 +71,9 @@ class DeliveryCollector:
         depth = _queue_depth()
         if depth is not None:
             queue = GaugeMetricFamily(
-                "alloy_queue_depth", "Jobs waiting in RQ.", labels=["queue", "state"]
+                "alloy_queue_depth",
+                "Runs in the ready list, and jobs in RQ.",
+                labels=["queue", "state"],
             )
             for state, value in depth.items():
                 queue.add_metric(["default", state], value)
@@ -104,9 +106,13 @@ def _queue_depth() -> dict[str, int] | None:
     import django_rq
     from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
+    from workflows.services.dispatch import READY_KEY
+
     queue = django_rq.get_queue("default")
     try:
         return {
+            # New runs waiting in the ready list for a drain job.
+            "ready": queue.connection.llen(READY_KEY),
             "queued": queue.count,
             "scheduled": ScheduledJobRegistry(queue=queue).count,
             "started": StartedJobRegistry(queue=queue).count,

@@ -33,6 +33,7 @@ def test_metrics_lists_delivery_figures(client):
     assert "alloy_run_takeovers_total 0.0" in text
     assert "alloy_step_retries_total 0.0" in text
     assert 'alloy_queue_depth{queue="default",state="queued"} 0.0' in text
+    assert 'alloy_queue_depth{queue="default",state="ready"} 0.0' in text
     assert "alloy_run_latency_seconds_count 0.0" in text
 
 
