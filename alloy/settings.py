@@ -226,9 +226,11 @@ RQ_QUEUES = {
         ),
     },
 }
-# The non-forking worker keeps imported code and compiled versions between
-# jobs; the forking default re-imports Django for every job.
-RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
+# RQ's SimpleWorker, which keeps imported code and compiled versions between
+# jobs where the forking default re-imports Django for every job. With
+# --with-scheduler it runs the scheduler and the reconciler in threads rather
+# than in processes of their own (see workflows/worker.py).
+RQ = {"WORKER_CLASS": "workflows.worker.Worker"}
 JOBS_IN_PROCESS = not REDIS_URL
 
 REST_FRAMEWORK = {
