@@ -121,7 +121,8 @@ if not ALLOW_INSECURE_DEFAULTS and (
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, discovering the apps' admin modules when the URLconf loads.
+    "alloy.admin_apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
