@@ -74,6 +74,8 @@ class ReconcilerThread(threading.Thread):
         self.interval = interval
         self.active = active
         self.stopping = threading.Event()
+        # Reconciler passes run so far, failed ones included.
+        self.passes = 0
 
     def run(self) -> None:
         from workflows.services.reconcile import runs_reconcile
@@ -86,6 +88,7 @@ class ReconcilerThread(threading.Thread):
                 # A connection idle since the last pass may have been closed
                 # by the server or passed DATABASE_CONN_MAX_AGE.
                 close_old_connections()
+                self.passes += 1
                 try:
                     runs_reconcile()
                 except Exception:

@@ -60,11 +60,11 @@ and `ENCRYPTION_KEY`:
 - web: gunicorn on `alloy.wsgi:application` on each machine, behind a load balancer.
   A web process keeps no state that another one needs, so any machine can serve
   any request.
-- workers: `manage.py rqworker default` on each machine, one process per core as a
-  start. Every worker takes jobs from the one Redis queue. Start at least one with
-  `--with-scheduler`, which moves due retries onto the queue and runs the reconciler;
-  several may, because they share a lock in Redis and only its holder schedules and
-  reconciles.
+- workers: `manage.py rqworker default --skip-checks` on each machine, one process
+  per core as a start. Every worker takes jobs from the one Redis queue. Start at
+  least one with `--with-scheduler`, which moves due retries onto the queue and runs
+  the reconciler; several may, because they share a lock in Redis and only its holder
+  schedules and reconciles.
 - PostgreSQL: every web thread and every worker holds a connection while it works, so
   `max_connections` must exceed the sum over all machines of gunicorn workers times
   threads, plus the RQ workers and one for the reconciler.
@@ -95,10 +95,9 @@ def docs_write(run, path: Path | None = None) -> Path:
         "",
         _wrap(
             "The bench starts gunicorn with the project's `gunicorn.conf.py`, the RQ "
-            "workers (`manage.py rqworker default`, the configured worker class, "
-            "the first with `--with-scheduler`, which also runs the reconciler) and "
-            "a sink, all on "
-            "127.0.0.1, against the "
+            "workers (`manage.py rqworker default --skip-checks`, the configured "
+            "worker class, the first with `--with-scheduler`, which also runs the "
+            "reconciler) and a sink, all on 127.0.0.1, against the "
             f"database `{options.database}` (dropped, created and migrated) and a "
             "flushed Redis database. It builds the workflows through the services, "
             "and stops every process it started when it ends. Logs go to "

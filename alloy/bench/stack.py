@@ -187,7 +187,15 @@ class AlloyStack:
         connection = redis.Redis.from_url(self.redis_url)
         for number in range(1, count + 1):
             role = f"worker-{number}"
-            argv = [sys.executable, "manage.py", "rqworker", "default"]
+            # As docs/operations.md runs them: without the system checks,
+            # which would import the URLconf and every view into the worker.
+            argv = [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                "default",
+                "--skip-checks",
+            ]
             if number == 1:
                 # One scheduler moves due retries onto the queue, as in production.
                 argv.append("--with-scheduler")
