@@ -42,8 +42,8 @@ class ThreadScheduler(RQScheduler):
         return self._process
 
     def _install_signal_handlers(self) -> None:
-        # Only the main thread may install signal handlers; the worker's own
-        # handlers stop this thread through stop_threads().
+        # Only the main thread may install signal handlers. The worker's own
+        # handlers stop this thread through Worker.stop_scheduler().
         return
 
     def _work_logged(self) -> None:
