@@ -29,17 +29,25 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# One process per core. Each process loads the whole application (about
-# 90 MB resident, measured by the bench), so more processes cost memory the
-# workers need.
-workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count())
+# One process per two cores. The RQ workers run one per core on the same
+# machine, and intake takes about half the CPU time of an event (12 of 25 ms
+# in docs/benchmarks.md), so half the cores serve the web. Each process loads
+# the whole application, about 100 MB resident at its peak. In one run of
+# `manage.py bench --workers 2` on a 2-core machine, web and workers peaked
+# at 305 MB with one web process and at 405 MB with two.
+workers = _int("GUNICORN_WORKERS", max(1, multiprocessing.cpu_count() // 2))
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 4)
+# glibc's malloc may give threads arenas of their own, up to 8 per core.
+# MALLOC_ARENA_MAX=2 measured 1 MB less peak RSS per process in that run,
+# within the noise, so it is not set here.
 # Each process imports the application itself. Preloading it in the master
 # measured more memory, not less, since CPython's reference counting writes to
 # the shared pages and so copies them. In one run of `manage.py bench
 # --web-workers 2` on a 2-core machine, master and processes took 269 MB
 # peak RSS and 177 MB PSS preloaded, against 224 MB and 166 MB without.
+# gc.freeze() before the fork keeps the collector off those pages, but it
+# only applies to a preloaded application.
 preload_app = False
 # Restart a process after this many requests, at staggered times, so that a
 # slow leak cannot grow without bound. Zero turns restarts off.

@@ -121,7 +121,8 @@ if not ALLOW_INSECURE_DEFAULTS and (
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, discovering the apps' admin modules when the URLconf loads.
+    "alloy.admin_apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -226,9 +227,11 @@ RQ_QUEUES = {
         ),
     },
 }
-# The non-forking worker keeps imported code and compiled versions between
-# jobs; the forking default re-imports Django for every job.
-RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
+# RQ's SimpleWorker, which keeps imported code and compiled versions between
+# jobs where the forking default re-imports Django for every job. With
+# --with-scheduler it runs the scheduler and the reconciler in threads rather
+# than in processes of their own (see workflows/worker.py).
+RQ = {"WORKER_CLASS": "workflows.worker.Worker"}
 JOBS_IN_PROCESS = not REDIS_URL
 
 REST_FRAMEWORK = {

@@ -12,6 +12,10 @@ from drf_spectacular.views import (
 
 from alloy.health import health, metrics
 from connectors.shopify.views import shopify_webhook
+from connectors.shopify.webhooks import WEBHOOK_PATH
+
+# The admin app config leaves discovery to the URLconf (alloy/admin_apps.py).
+admin.autodiscover()
 
 urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
@@ -25,7 +29,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("connect/", include("integrations.connect_urls")),
-    path("webhooks/shopify", shopify_webhook, name="shopify-webhook"),
+    path(WEBHOOK_PATH.lstrip("/"), shopify_webhook, name="shopify-webhook"),
     path("builder/sign-in", auth_views.LoginView.as_view(), name="login"),
     path("builder/sign-out", auth_views.LogoutView.as_view(), name="logout"),
     path("builder/", include("integrations.urls")),

@@ -39,12 +39,13 @@ METHOD = """\
   pages more than once; **PSS** (`/proc/PID/smaps_rollup`) divides them among the
   processes that share them. PostgreSQL and Redis are not included; n8n keeps its data
   in SQLite inside its own process.
-- **Statements per run** counts every SQL statement that the web, worker and reconciler
-  processes sent during the phase, through a database backend that only the bench's
-  processes use (`alloy.bench.counting`, Django's PostgreSQL backend with an execute
-  wrapper), divided by the runs delivered. **Transactions per run** is the change of
-  `xact_commit + xact_rollback` in `pg_stat_database` for the bench's database over the
-  same phase, divided the same way; it includes the bench's own few reads.
+- **Statements per run** counts every SQL statement that the web and worker processes
+  (the reconciler's thread included) sent during the phase, through a database
+  backend that only the bench's processes use (`alloy.bench.counting`, Django's
+  PostgreSQL backend with an execute wrapper), divided by the runs delivered.
+  **Transactions per run** is the change of `xact_commit + xact_rollback` in
+  `pg_stat_database` for the bench's database over the same phase, divided the same
+  way; it includes the bench's own few reads.
 - Every run and step record is kept, and so is every stream delivery record; n8n keeps
   every execution's data, its default.
 """
@@ -59,16 +60,16 @@ and `ENCRYPTION_KEY`:
 - web: gunicorn on `alloy.wsgi:application` on each machine, behind a load balancer.
   A web process keeps no state that another one needs, so any machine can serve
   any request.
-- workers: `manage.py rqworker default` on each machine, one process per core as a
-  start. Every worker takes jobs from the one Redis queue, and new runs from the one
-  ready list; set `RUN_DRAIN_SLOTS` to the number of worker processes over all
-  machines, so that each can hold a drain job. Start at least one with
-  `--with-scheduler`, which moves due retries onto the queue; several may, because
-  they share a lock in Redis and only its holder schedules.
-- reconciler: one `manage.py runs_reconcile --every 30` for the whole deployment.
+- workers: `manage.py rqworker default --skip-checks` on each machine, one process
+  per core as a start. Every worker takes jobs from the one Redis queue, and new runs
+  from the one ready list; set `RUN_DRAIN_SLOTS` to the number of worker processes
+  over all machines, so that each can hold a drain job. Start at least one with
+  `--with-scheduler`, which moves due retries onto the queue and runs the
+  reconciler; several may, because they share a lock in Redis and only its holder
+  schedules and reconciles.
 - PostgreSQL: every web thread and every worker holds a connection while it works, so
   `max_connections` must exceed the sum over all machines of gunicorn workers times
-  threads, plus the RQ workers and the reconciler.
+  threads, plus the RQ workers and one for the reconciler.
 
 The table above shows how far one machine goes with more worker processes. Past the
 machine's cores, more processes only share the same CPU.
@@ -96,9 +97,9 @@ def docs_write(run, path: Path | None = None) -> Path:
         "",
         _wrap(
             "The bench starts gunicorn with the project's `gunicorn.conf.py`, the RQ "
-            "workers (`manage.py rqworker default`, the configured worker class, "
-            "the first with `--with-scheduler`), the reconciler and a sink, all on "
-            "127.0.0.1, against the "
+            "workers (`manage.py rqworker default --skip-checks`, the configured "
+            "worker class, the first with `--with-scheduler`, which also runs the "
+            "reconciler) and a sink, all on 127.0.0.1, against the "
             f"database `{options.database}` (dropped, created and migrated) and a "
             "flushed Redis database. It builds the workflows through the services, "
             "and stops every process it started when it ends. Logs go to "

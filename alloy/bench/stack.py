@@ -1,4 +1,4 @@
-"""Our stack on loopback: gunicorn, RQ workers, the reconciler, PostgreSQL and Redis.
+"""Our stack on loopback: gunicorn, RQ workers, PostgreSQL and Redis.
 
 PostgreSQL and Redis are the servers already running; the bench gets a
 database of its own, dropped and created again, and a Redis database number
@@ -24,8 +24,6 @@ from alloy.bench.workloads import SHOPIFY_CLIENT_SECRET
 
 # Seconds to wait for gunicorn or a worker to come up.
 START_TIMEOUT = 60.0
-# Seconds between the reconciler's passes, as docs/operations.md runs it.
-RECONCILE_INTERVAL = "30"
 
 
 def postgres_check(server_url: str) -> None:
@@ -179,30 +177,30 @@ class AlloyStack:
         return True
 
     def workers_start(self, count: int) -> None:
-        """Start the reconciler and ``count`` RQ workers, the first with a scheduler."""
+        """Start ``count`` RQ workers, the first with the scheduler and the reconciler.
+
+        As docs/operations.md runs them: the worker class runs both in threads
+        of the worker started with ``--with-scheduler``.
+        """
         from rq import Worker
 
         connection = redis.Redis.from_url(self.redis_url)
         for number in range(1, count + 1):
             role = f"worker-{number}"
-            argv = [sys.executable, "manage.py", "rqworker", "default"]
+            # As docs/operations.md runs them: without the system checks,
+            # which would import the URLconf and every view into the worker.
+            argv = [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                "default",
+                "--skip-checks",
+            ]
             if number == 1:
                 # One scheduler moves due retries onto the queue, as in production.
                 argv.append("--with-scheduler")
             self.groups.start(role, argv, env=self.env, cwd=self.base_dir)
             self.worker_roles.append(role)
-        self.groups.start(
-            "reconciler",
-            [
-                sys.executable,
-                "manage.py",
-                "runs_reconcile",
-                "--every",
-                RECONCILE_INTERVAL,
-            ],
-            env=self.env,
-            cwd=self.base_dir,
-        )
 
         def registered() -> bool:
             exited = set(self.groups.exited()) & set(self.worker_roles)
@@ -220,7 +218,7 @@ class AlloyStack:
             )
 
     def workers_stop(self) -> None:
-        for role in [*self.worker_roles, "reconciler"]:
+        for role in self.worker_roles:
             self.groups.stop(role)
         self.worker_roles = []
 
@@ -228,7 +226,7 @@ class AlloyStack:
         return {
             role: process.pid
             for role, process in self.groups.processes.items()
-            if role in ("web", "reconciler") or role in self.worker_roles
+            if role == "web" or role in self.worker_roles
         }
 
     def statement_counts(self) -> int:

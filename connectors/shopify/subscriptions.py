@@ -3,11 +3,11 @@
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 
 from alloy.errors import ApplicationError
 from connectors.registry import ActionError
 from connectors.shopify.client import SHOP_DOMAIN_PATTERN, ShopifyClient
+from connectors.shopify.webhooks import WEBHOOK_PATH
 
 SUBSCRIPTIONS = """
 query webhookSubscriptions($after: String) {
@@ -66,7 +66,7 @@ def topic_enum(topic: str) -> str:
 
 
 def webhook_uri() -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("shopify-webhook")
+    return settings.PUBLIC_BASE_URL.rstrip("/") + WEBHOOK_PATH
 
 
 def sync_subscriptions(

@@ -4,6 +4,11 @@ import base64
 import hashlib
 import hmac
 
+# The webhook endpoint's path, as alloy/urls.py routes it and as the shops'
+# subscriptions name it. Workers build the subscription address from it
+# without loading the URLconf, which imports every view.
+WEBHOOK_PATH = "/webhooks/shopify"
+
 TOPIC_HEADER = "X-Shopify-Topic"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
