@@ -38,6 +38,10 @@ _executor_lock = threading.Lock()
 _pending: set[Future] = set()
 # In-process jobs of ``enqueue_in`` still waiting for their time, by job id.
 _pending_timers: dict[str, threading.Timer] = {}
+# The RQ queue of this process with the Redis URL it was built for. Building
+# a queue per enqueue costs CPU and asks Redis for its version every time.
+_queue: tuple[str, Any] | None = None
+_queue_lock = threading.Lock()
 
 
 def job(
@@ -101,9 +105,7 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> 
         future.add_done_callback(_pending.discard)
         return job_id
 
-    import django_rq
-
-    queue = django_rq.get_queue("default")
+    queue = _rq_queue()
     queue.enqueue(
         func,
         *args,
@@ -140,13 +142,11 @@ def enqueue_in(
         timer.start()
         return job_id
 
-    import django_rq
-
     # RQ's scheduled job registry keeps whole seconds and drops the fraction,
     # which would start a job up to a second early; rounding the due time up
     # keeps every wait at least ``delay_seconds``.
     due = datetime.fromtimestamp(math.ceil(time.time() + delay_seconds), tz=UTC)
-    queue = django_rq.get_queue("default")
+    queue = _rq_queue()
     queue.enqueue_at(
         due,
         func,
@@ -186,6 +186,25 @@ def wait_for_in_process_jobs(timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return not _pending and not _pending_timers
+
+
+def _rq_queue() -> Any:
+    """Return this process's RQ queue, built again only when its URL setting changes.
+
+    RQ queues keep no per-job state and share a thread-safe connection pool,
+    so every thread of the process can enqueue through one.
+    """
+    global _queue
+    url = settings.RQ_QUEUES["default"]["URL"]
+    current = _queue
+    if current is not None and current[0] == url:
+        return current[1]
+    import django_rq
+
+    with _queue_lock:
+        if _queue is None or _queue[0] != url:
+            _queue = (url, django_rq.get_queue("default"))
+        return _queue[1]
 
 
 def _get_executor() -> ThreadPoolExecutor:

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from alloy import jobs
 from alloy.errors import ApplicationError, NotFoundError
+from alloy.generation import generation_bump
 from integrations.models import Installation, Integration
 from workflows.models import InstalledVersion, Workflow
 from workflows.services.schedules import schedules_sync
@@ -55,6 +56,8 @@ def installed_versions_pin(
             defaults={"version_id": workflow.published_version_id},
         )
         changed.append(workflow.pk)
+    if changed:
+        generation_bump()
     return changed
 
 

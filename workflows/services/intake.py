@@ -13,10 +13,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from alloy.errors import ApplicationError
 from alloy.metrics import observe_intake
 from connectors import registry
-from integrations.models import Connection, Installation, Workspace
-from integrations.selectors import connections_for_account, end_user_get
+from integrations.models import Workspace
+from integrations.selectors import end_user_get
 from workflows import selectors
 from workflows.exceptions import (
     EndUserNotFoundError,
@@ -57,41 +58,37 @@ def custom_event_ingest(
     nothing is stored in those cases. A repeated idempotency key returns the
     first event and its runs, and starts nothing new.
     """
-    if idempotency_key:
-        previous = _event_by_idempotency_key(workspace, idempotency_key)
-        if previous is not None:
-            return _repeat(previous, event_name, user_id, data)
-
-    installations = list(
-        Installation.objects.select_related("end_user").filter(
-            end_user__workspace=workspace, end_user__external_id=user_id
-        )
+    route = selectors.custom_event_route(
+        workspace=workspace, event_name=event_name, user_id=user_id
     )
-    workflows = []
-    if installations:
-        workflows = selectors.custom_event_workflows(
-            workspace=workspace, event_name=event_name, installations=installations
-        )
-    if not workflows:
-        _raise_not_runnable(workspace, event_name, user_id)
-    end_user = installations[0].end_user
-    by_integration = {i.integration_id: i for i in installations}
-    _validate_data(workflows, data)
+    try:
+        if route is None:
+            _raise_not_runnable(workspace, event_name, user_id)
+        _validate_data(route.workflows, data)
+    except ApplicationError:
+        # A repeated key answers as the first time, even when the event
+        # would not be accepted now; the key is looked up only here, on
+        # failure, and on the unique constraint's conflict below.
+        previous = _event_by_idempotency_key(workspace, idempotency_key)
+        if previous is None:
+            raise
+        return _repeat(previous, event_name, user_id, data)
 
     try:
         with transaction.atomic():
             event = Event.objects.create(
                 workspace=workspace,
-                end_user=end_user,
+                end_user=route.end_user,
                 source=Event.Source.CUSTOM,
                 name=event_name,
                 data=data,
                 idempotency_key=idempotency_key or None,
             )
-            runs = _create_runs(event, workflows, by_integration)
+            runs = _create_runs(event, route)
     except IntegrityError:
-        # Another request with the same idempotency key committed first.
-        previous = _event_by_idempotency_key(workspace, idempotency_key or "")
+        # The idempotency key was used before, perhaps by a request that
+        # committed a moment ago.
+        previous = _event_by_idempotency_key(workspace, idempotency_key)
         if previous is None:
             raise
         return _repeat(previous, event_name, user_id, data)
@@ -152,9 +149,12 @@ def app_event_ingest(
         )
         return []
     results = []
-    for connection in connections_for_account(app=connector, account_id=account_id):
+    routes = selectors.app_event_routes(
+        connector=trigger.connector, account_id=account_id, operation=trigger.name
+    )
+    for route in routes:
         result = _ingest_for_connection(
-            connection, trigger, topic, (delivery_id, app_event_id or None), data
+            route, topic, (delivery_id, app_event_id or None), data
         )
         if result is not None:
             results.append(result)
@@ -167,29 +167,15 @@ def app_event_ingest(
 
 
 def _ingest_for_connection(
-    connection: Connection,
-    trigger: registry.Trigger,
-    topic: str,
-    ids: tuple[str, str | None],
-    data: Any,
+    route: selectors.Route, topic: str, ids: tuple[str, str | None], data: Any
 ) -> IntakeResult | None:
     delivery_id, app_event_id = ids
-    installations = list(Installation.objects.filter(connection=connection))
-    if not installations:
-        return None
-    workflows = selectors.app_event_workflows(
-        installations=installations,
-        connector=trigger.connector,
-        operation=trigger.name,
-    )
-    if not workflows:
-        return None
-    by_integration = {i.integration_id: i for i in installations}
+    connection = route.connection
     try:
         with transaction.atomic():
             event = Event.objects.create(
-                workspace=connection.end_user.workspace,
-                end_user=connection.end_user,
+                workspace_id=route.end_user.workspace_id,
+                end_user=route.end_user,
                 connection=connection,
                 source=Event.Source.APP,
                 name=topic,
@@ -197,7 +183,7 @@ def _ingest_for_connection(
                 delivery_id=delivery_id,
                 app_event_id=app_event_id,
             )
-            runs = _create_runs(event, workflows, by_integration)
+            runs = _create_runs(event, route)
     except IntegrityError:
         # Only the unique delivery and app event constraints mean a repeat;
         # any other integrity failure is a defect and must surface.
@@ -223,14 +209,13 @@ def _ingest_for_connection(
     return IntakeResult(event=event, runs=runs)
 
 
-def _create_runs(
-    event: Event, workflows: list[Workflow], installations: dict[int, Installation]
-) -> list[Run]:
+def _create_runs(event: Event, route: selectors.Route) -> list[Run]:
     """Insert one queued run per workflow, each with the id of its future RQ job.
 
-    The workflows carry ``run_version_id`` from the selectors. Storing the job
-    id with the run spares a write after enqueueing. If the enqueue fails, the
-    reconciler finds no job under that id and enqueues the run again.
+    The route's workflows carry ``run_version_id`` and ``run_version``.
+    Storing the job id with the run spares a write after enqueueing. If the
+    enqueue fails, the reconciler finds no job under that id and enqueues the
+    run again.
     """
     # NOTE: the data was validated against the published version's schema,
     # which may differ from a pinned older version's.
@@ -238,30 +223,27 @@ def _create_runs(
         Run(
             workspace_id=event.workspace_id,
             workflow=workflow,
-            version_id=workflow.run_version_id,
+            version=workflow.run_version,
             event=event,
             end_user_id=event.end_user_id,
-            installation=installations[workflow.integration_id],
+            installation=route.installations[workflow.integration_id],
             rq_job_id=uuid.uuid4().hex,
         )
-        for workflow in workflows
+        for workflow in route.workflows
     )
     if any(run.pk is None for run in runs):
         # Backends without RETURNING leave pks unset on bulk_create.
-        runs = list(Run.objects.filter(event=event).order_by("pk"))
-    by_id = {workflow.pk: workflow for workflow in workflows}
-    for run in runs:
-        workflow = by_id[run.workflow_id]
-        if run.version_id == workflow.published_version_id:
-            # The response names each run's version, so reusing the loaded
-            # published version spares a query per run.
-            run.version = workflow.published_version
+        by_workflow = {run.workflow_id: run for run in runs}
+        for pk, workflow_id in Run.objects.filter(event=event).values_list(
+            "pk", "workflow_id"
+        ):
+            by_workflow[workflow_id].pk = pk
     run_jobs = [(run.pk, run.rq_job_id) for run in runs]
     transaction.on_commit(lambda: runs_enqueue_recorded(run_jobs=run_jobs))
     return runs
 
 
-def _validate_data(workflows: list[Workflow], data: Any) -> None:
+def _validate_data(workflows: tuple[Workflow, ...], data: Any) -> None:
     problems: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for workflow in workflows:
@@ -295,7 +277,9 @@ def _path_sort_key(path: str) -> list[tuple[int, int | str]]:
     return [(0, int(index)) if index else (1, name) for index, name in parts]
 
 
-def _event_by_idempotency_key(workspace: Workspace, key: str) -> Event | None:
+def _event_by_idempotency_key(workspace: Workspace, key: str | None) -> Event | None:
+    if not key:
+        return None
     return (
         Event.objects.select_related("end_user")
         .filter(workspace=workspace, idempotency_key=key)
