@@ -7,6 +7,7 @@ every operation, so generated clients and schema checks see every answer.
 import logging
 from typing import Any
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from redis.exceptions import RedisError
@@ -124,7 +125,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
         key = f"{self.get_cache_key(request, view)}_{window}"
-        if isinstance(self.cache, RedisCache):
+        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
             return self._count_in_redis(key) <= self.num_requests
         # The counter outlives its window by a second, so that incr() never
         # finds it expired between add() and incr().

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections, transaction
+from rq import Queue
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +107,31 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> 
         return job_id
 
     queue = _rq_queue()
-    queue.enqueue(
-        func,
-        *args,
-        job_id=job_id,
-        job_timeout=timeout,
-        result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL,
-    )
+
+    def submit() -> None:
+        # On a pipeline of its own, RQ's writes for the job go to Redis in
+        # one round trip instead of two.
+        # RQ's own method, not django-rq's, which would defer the job to a
+        # commit once more and then write it to a pipeline already executed.
+        with queue.connection.pipeline() as pipe:
+            Queue.enqueue_call(
+                queue,
+                func,
+                args=args,
+                job_id=job_id,
+                timeout=timeout,
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+                pipeline=pipe,
+            )
+            pipe.execute()
+
+    # As django-rq does, an enqueue made inside a transaction waits for its
+    # commit.
+    if connection.in_atomic_block:
+        transaction.on_commit(submit)
+    else:
+        submit()
     return job_id
 
 

@@ -26,11 +26,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Custom event intake reads the API key, the end user with its installations,
 # and the workflows with the version each installation runs. Then come BEGIN,
 # the event, the runs and COMMIT. Enqueueing writes nothing to the database.
-CUSTOM_EVENT_QUERIES = 4
+CUSTOM_EVENT_QUERIES = 1
 # Shopify webhook intake: the connections of the shop; the installations of
 # the connection; the workflows with their versions; BEGIN, the event, the
 # runs, COMMIT.
-SHOPIFY_WEBHOOK_QUERIES = 4
+SHOPIFY_WEBHOOK_QUERIES = 1
 # A run with one action claims the run in one transaction: BEGIN, the locked
 # read, the run marked running, the trigger's step and COMMIT. The action's
 # step is marked started before the call and finished after it. One UPDATE
