@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "alloy:cache-generation"
-# A cache holds at most this many entries, and starts empty again past it, so
+# A cache contains at most this many entries, and starts empty again past it, so
 # a stream of distinct end users cannot grow a process without bound.
 MAX_ENTRIES = 10_000
 # An entry is read again from the database after this long even when the
@@ -53,8 +53,8 @@ def generation_current() -> str | None:
     """Return the shared token, or None when nothing may be served from a cache.
 
     Inside a request the token is read from Redis once and reused by every
-    cache the request consults; outside a request it is read on each call.
-    None without Redis, or when Redis cannot be reached.
+    cache the request consults. Outside a request it is read on each call.
+    Returns None without Redis, or when Redis cannot be reached.
     """
     if settings.JOBS_IN_PROCESS:
         return None
@@ -115,17 +115,21 @@ class GenerationCache:
 
     def __init__(self) -> None:
         self._token: str | None = None
-        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._entries: dict[Hashable, tuple[str, float, Any]] = {}
         _caches.append(self)
 
     def get(self, token: str | None, key: Hashable) -> Any:
         """Return the entry for ``key`` under ``token``, or None."""
-        if token is None or token != self._token:
+        if token is None:
             return None
         entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[0] > MAX_AGE_SECONDS:
+        # Each entry keeps its own token, because a thread still on an older
+        # token may store into the cache just as another thread empties it.
+        if entry is None or entry[0] != token:
             return None
-        return entry[1]
+        if time.monotonic() - entry[1] > MAX_AGE_SECONDS:
+            return None
+        return entry[2]
 
     def set(self, token: str | None, key: Hashable, value: Any) -> None:
         """Store an entry read under ``token``; a newer token empties the cache."""
@@ -134,7 +138,7 @@ class GenerationCache:
         if token != self._token or len(self._entries) >= MAX_ENTRIES:
             self._entries = {}
             self._token = token
-        self._entries[key] = (time.monotonic(), value)
+        self._entries[key] = (token, time.monotonic(), value)
 
     def clear(self) -> None:
         self._entries = {}

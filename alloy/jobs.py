@@ -40,7 +40,7 @@ _pending: set[Future] = set()
 # In-process jobs of ``enqueue_in`` still waiting for their time, by job id.
 _pending_timers: dict[str, threading.Timer] = {}
 # The RQ queue of this process with the Redis URL it was built for. Building
-# a queue per enqueue costs CPU and asks Redis for its version every time.
+# a queue per enqueue costs CPU and queries Redis for its version every time.
 _queue: tuple[str, Any] | None = None
 _queue_lock = threading.Lock()
 

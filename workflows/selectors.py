@@ -122,7 +122,7 @@ def installed_topics_for_account(*, app: str, account_id: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Route:
-    """Where an event goes for one end user: the workflows it starts.
+    """The workflows an event starts for one end user, with their installations.
 
     Each workflow has ``run_version_id``, the version its installation runs,
     and ``run_version``, that version's row. ``installations`` maps each

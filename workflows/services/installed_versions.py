@@ -31,7 +31,8 @@ def installed_versions_pin(
 
     ``workflow_ids`` limits the change to those workflows; ``only_missing``
     writes only workflows the installation has no version of yet. Returns the
-    ids of the workflows whose version changed.
+    ids of the workflows whose version changed. The caller bumps the cache
+    generation (``alloy.generation``), once for all the installations it pins.
     """
     workflows = Workflow.objects.filter(
         integration_id=installation.integration_id, published_version__isnull=False
@@ -56,8 +57,6 @@ def installed_versions_pin(
             defaults={"version_id": workflow.published_version_id},
         )
         changed.append(workflow.pk)
-    if changed:
-        generation_bump()
     return changed
 
 
@@ -92,6 +91,7 @@ def installation_upgrade(
     changed = installed_versions_pin(
         installation=installation, workflow_ids=workflow_ids
     )
+    generation_bump()
     installation_sync_subscriptions(installation=installation)
     schedules_sync(integration_id=installation.integration_id)
     logger.info(

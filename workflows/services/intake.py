@@ -67,9 +67,9 @@ def custom_event_ingest(
             _raise_not_runnable(workspace, event_name, user_id)
         _validate_data(route.workflows, data)
     except ApplicationError:
-        # A repeated key answers as the first time, even when the event
-        # would not be accepted now; the key is looked up only here, on
-        # failure, and on the unique constraint's conflict below.
+        # A repeated key returns the first event even when this one would be
+        # rejected now. The key is looked up only on failure, here and on the
+        # unique constraint's conflict below.
         previous = _event_by_idempotency_key(workspace, idempotency_key)
         if previous is None:
             raise
@@ -212,10 +212,10 @@ def _create_runs(event: Event, route: selectors.Route) -> list[Run]:
     """Store a new event with one queued run per workflow of the route.
 
     Each run gets the id of its future RQ job, which spares a write after
-    enqueueing; if the enqueue fails, the reconciler finds no job under that
+    enqueueing. If the enqueue fails, the reconciler finds no job under that
     id and enqueues the run again. The runs are enqueued after commit. Raises
-    IntegrityError, storing nothing, when a unique constraint of the event
-    refuses it.
+    IntegrityError and stores nothing when a unique constraint of the event
+    rejects it.
     """
     # NOTE: the data was validated against the published version's schema,
     # which may differ from a pinned older version's.
