@@ -1,7 +1,7 @@
 """A shared generation token that keeps per-process read caches correct.
 
 Web processes cache the rows intake reads on every request (API keys, and
-which workflows an event starts for whom) in their own memory. Every service
+which workflows an event starts for each end user) in their own memory. Every service
 that changes those rows calls ``generation_bump``, which stores a new random
 token in Redis; each request reads the token once and a process drops its
 caches when the token differs from the one they were filled under. So a

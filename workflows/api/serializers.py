@@ -83,8 +83,8 @@ class RunSummarySerializer(serializers.ModelSerializer):
 def run_summary(run: Run) -> dict:
     """Return what RunSummarySerializer returns for a run, without a serializer.
 
-    A serializer builds its fields again for every instance it is created
-    for, which costs more CPU than the rest of an intake response.
+    A serializer builds its fields again for every instance, which was a
+    tenth of an intake request's CPU in a profile of the web process.
     """
     return {
         "id": run.pk,

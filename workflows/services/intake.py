@@ -252,9 +252,9 @@ def _insert_in_one_statement(db, event: Event, runs: list[Run]) -> None:
     """Insert the event and its runs with one PostgreSQL statement.
 
     The event's insert is a common table expression whose id the runs' rows
-    read. Values are prepared by the model fields as the ORM prepares them;
-    only the compiling of the statement is skipped, which costs more CPU than
-    the database spends on it.
+    read. The model fields prepare the values as the ORM's insert would, and
+    only the ORM's compiling of the statement is skipped, to save the web
+    process's CPU.
     """
     event_fields, run_fields, sql = _insert_statement(db, len(runs))
     params = [_db_value(db, field, event) for field in event_fields]
