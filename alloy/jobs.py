@@ -110,9 +110,9 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None) -> 
 
     def submit() -> None:
         # On a pipeline of its own, RQ's writes for the job go to Redis in
-        # one round trip instead of two.
-        # RQ's own method, not django-rq's, which would defer the job to a
-        # commit once more and then write it to a pipeline already executed.
+        # one round trip instead of two. RQ's own enqueue_call is used, since
+        # django-rq's would defer the job to a commit once more and then add
+        # it to a pipeline already executed.
         with queue.connection.pipeline() as pipe:
             Queue.enqueue_call(
                 queue,
