@@ -7,6 +7,8 @@ every operation, so generated clients and schema checks see every answer.
 import logging
 from typing import Any
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from redis.exceptions import RedisError
 from rest_framework.exceptions import NotFound, ValidationError
@@ -123,10 +125,25 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
         key = f"{self.get_cache_key(request, view)}_{window}"
+        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
+            return self._count_in_redis(key) <= self.num_requests
         # The counter outlives its window by a second, so that incr() never
         # finds it expired between add() and incr().
         self.cache.add(key, 0, timeout=self.duration + 1)
         return self.cache.incr(key) <= self.num_requests
+
+    def _count_in_redis(self, key: str) -> int:
+        """Create the window's counter if missing and count one, in one round trip.
+
+        The cache API would take three: add(), and incr()'s existence check
+        and increment. Django's Redis cache stores integers as they are, so
+        the cache reads the same counter.
+        """
+        key = self.cache.make_and_validate_key(key)
+        pipe = self.cache._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.set(key, 0, ex=self.duration + 1, nx=True)
+        pipe.incr(key)
+        return pipe.execute()[1]
 
     def wait(self) -> float:
         """Return the seconds until the current window ends and counting restarts."""

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
+from alloy.generation import GenerationBumpingAdmin
 from integrations import services as integration_services
 from integrations.models import (
     ApiKey,
@@ -21,7 +22,7 @@ from integrations.models import (
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     exclude = ["signing_secret"]
@@ -45,7 +46,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["name", "prefix", "workspace", "last_used_at", "revoked_at"]
     list_filter = ["workspace"]
     search_fields = ["name", "prefix"]
@@ -58,14 +59,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["name", "app", "workspace", "created_at"]
     list_filter = ["app", "workspace"]
     search_fields = ["name"]
 
 
 @admin.register(EndUser)
-class EndUserAdmin(admin.ModelAdmin):
+class EndUserAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["external_id", "name", "email", "workspace"]
     list_filter = ["workspace"]
     search_fields = ["external_id", "name", "email"]
@@ -78,7 +79,7 @@ def disable_connections(modeladmin, request, queryset) -> None:
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = [
         "account_id",
         "app",
@@ -99,7 +100,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Installation)
-class InstallationAdmin(admin.ModelAdmin):
+class InstallationAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["integration", "end_user", "connection", "created_at"]
     list_filter = ["integration"]
     search_fields = ["end_user__external_id"]
@@ -142,7 +143,7 @@ class WorkspaceWarehouseForm(forms.ModelForm):
 
 
 @admin.register(WorkspaceWarehouse)
-class WorkspaceWarehouseAdmin(admin.ModelAdmin):
+class WorkspaceWarehouseAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     """The warehouse each workspace writes to when an end user has none."""
 
     form = WorkspaceWarehouseForm

@@ -4,6 +4,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from alloy.crypto import hash_token
+from alloy.generation import GenerationCache, generation_current
 from integrations.models import (
     ApiKey,
     Connection,
@@ -18,22 +19,37 @@ from workflows.models import InstalledVersion, Workflow
 # does not cost a write.
 LAST_USED_RESOLUTION_SECONDS = 60
 
+# Active API keys by hash, with their workspaces. Every service that revokes
+# a key or changes a workspace bumps the generation.
+_api_keys = GenerationCache()
+
 
 def api_key_authenticate(token: str) -> ApiKey | None:
-    """Return the active key for a presented token, or None."""
-    key = (
-        ApiKey.objects.select_related("workspace")
-        .filter(key_hash=hash_token(token), revoked_at__isnull=True)
-        .first()
-    )
+    """Return the active key for a presented token, or None.
+
+    The key and its workspace come from this process's cache while the
+    generation holds; the returned rows are shared, so callers must not
+    change them.
+    """
+    key_hash = hash_token(token)
+    generation = generation_current()
+    key = _api_keys.get(generation, key_hash)
     if key is None:
-        return None
+        key = (
+            ApiKey.objects.select_related("workspace")
+            .filter(key_hash=key_hash, revoked_at__isnull=True)
+            .first()
+        )
+        if key is None:
+            return None
+        _api_keys.set(generation, key_hash, key)
     now = timezone.now()
     stale = key.last_used_at is None or (
         (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
     )
     if stale:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
     return key
 
 

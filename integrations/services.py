@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from alloy import jobs
 from alloy.crypto import generate_token, hash_token
 from alloy.errors import ApplicationError, ConflictError, ValidationError
+from alloy.generation import generation_bump
 from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry
 from connectors.warehouse.connection_url import warehouse_url_parse
@@ -73,6 +74,7 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+        generation_bump()
         logger.info(
             "integrations.api_key.revoked",
             extra={"workspace_id": key.workspace_id, "api_key_id": key.pk},
@@ -212,6 +214,7 @@ def _end_user_warehouse_set(
             connection = Connection.objects.create(
                 end_user=end_user, app=WAREHOUSE_APP, **values
             )
+        generation_bump()
     logger.info(
         "integrations.connection.created",
         extra={
@@ -284,6 +287,7 @@ def warehouse_connection_remove(*, workspace: Workspace) -> None:
 def connection_disable(*, connection: Connection) -> Connection:
     connection.status = Connection.Status.DISABLED
     connection.save(update_fields=["status", "updated_at"])
+    generation_bump()
     return connection
 
 
@@ -321,6 +325,7 @@ def installation_create(
         installation.connection = connection
         installation.save(update_fields=["connection", "updated_at"])
     installed_versions_pin(installation=installation, only_missing=not created)
+    generation_bump()
     installation_sync_subscriptions(installation=installation)
     schedules_sync(integration_id=integration.pk)
     logger.info(
@@ -413,6 +418,7 @@ def installation_delete(*, installation: Installation) -> None:
         "end_user_id": installation.end_user_id,
     }
     installation.delete()
+    generation_bump()
     logger.info("integrations.installation.deleted", extra=ids)
     schedules_sync(integration_id=ids["integration_id"])
     _reconcile_quietly(connection, ids)
@@ -430,6 +436,7 @@ def end_user_delete(*, end_user: EndUser) -> None:
         Installation.objects.filter(end_user=end_user).delete()
         Connection.objects.filter(end_user=end_user).delete()
         end_user.delete()
+        generation_bump()
     logger.info("integrations.end_user.deleted", extra=ids)
     for connection in connections:
         _reconcile_quietly(connection, ids)
@@ -463,6 +470,7 @@ def connection_delete(*, connection: Connection) -> None:
             code="connection_in_use",
         )
     connection.delete()
+    generation_bump()
 
 
 @transaction.atomic
@@ -485,6 +493,7 @@ def integration_version_policy_set(
         )
     integration.version_policy = version_policy
     integration.save(update_fields=["version_policy", "updated_at"])
+    generation_bump()
     if version_policy == Integration.VersionPolicy.FOLLOW:
         for installation in integration.installations.all():
             installed_versions_pin(installation=installation)
@@ -514,4 +523,5 @@ def workspace_error_webhook_set(*, workspace: Workspace, url: str) -> Workspace:
             ) from exc
     workspace.error_webhook_url = url
     workspace.save(update_fields=["error_webhook_url", "updated_at"])
+    generation_bump()
     return workspace

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 
 from alloy.errors import ApplicationError
+from alloy.generation import GenerationBumpingAdmin
 from workflows.models import (
     Block,
     Event,
@@ -63,7 +64,7 @@ class BlockInline(FrozenWhenReleasedMixin, admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["name", "integration", "published_version", "created_at"]
     list_filter = ["integration__workspace", "integration"]
     search_fields = ["name"]
@@ -261,7 +262,7 @@ class StreamDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstalledVersion)
-class InstalledVersionAdmin(admin.ModelAdmin):
+class InstalledVersionAdmin(GenerationBumpingAdmin, admin.ModelAdmin):
     list_display = ["installation", "workflow", "version", "updated_at"]
     list_filter = ["workflow"]
     search_fields = ["installation__end_user__external_id"]

@@ -21,8 +21,16 @@ from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from referencing import Registry
 
+from alloy.generation import GenerationCache, generation_current
 from connectors import registry
-from integrations.models import Installation, Integration, Workspace
+from integrations.models import (
+    Connection,
+    EndUser,
+    Installation,
+    Integration,
+    Workspace,
+)
+from integrations.selectors import connections_for_account
 from workflows.models import (
     Block,
     FieldMapping,
@@ -110,6 +118,115 @@ def installed_topics_for_account(*, app: str, account_id: str) -> list[str]:
         if trigger and trigger.topic:
             topics.add(trigger.topic)
     return sorted(topics)
+
+
+@dataclass(frozen=True)
+class Route:
+    """The workflows an event starts for one end user, with their installations.
+
+    Each workflow has ``run_version_id``, the version its installation runs,
+    and ``run_version``, that version's row. ``installations`` maps each
+    integration id to the end user's installation of it. The rows are shared
+    by every thread of the process and must not be changed.
+    """
+
+    end_user: EndUser
+    workflows: tuple[Workflow, ...]
+    installations: dict[int, Installation]
+    connection: Connection | None = None
+
+
+# Routes by (workspace id, event name, end user's external id), and by
+# (connector, account id, trigger operation). Every service that publishes a
+# version, installs, uninstalls, pins versions, or changes an end user or a
+# connection bumps the generation.
+_custom_routes = GenerationCache()
+_app_routes = GenerationCache()
+
+
+def custom_event_route(
+    *, workspace: Workspace, event_name: str, user_id: str
+) -> Route | None:
+    """Return the workflows a custom event starts for an end user, or None.
+
+    None when the end user is unknown, has no installation, or no installed
+    integration has a published workflow triggered by the event. Served from
+    the process's cache while the generation holds.
+    """
+    generation = generation_current()
+    key = (workspace.pk, event_name, user_id)
+    route = _custom_routes.get(generation, key)
+    if route is not None:
+        return route
+    installations = list(
+        Installation.objects.select_related("end_user").filter(
+            end_user__workspace=workspace, end_user__external_id=user_id
+        )
+    )
+    if not installations:
+        return None
+    workflows = custom_event_workflows(
+        workspace=workspace, event_name=event_name, installations=installations
+    )
+    if not workflows:
+        return None
+    route = Route(
+        end_user=installations[0].end_user,
+        workflows=_with_run_version_rows(workflows),
+        installations={i.integration_id: i for i in installations},
+    )
+    _custom_routes.set(generation, key, route)
+    return route
+
+
+def app_event_routes(*, connector: str, account_id: str, operation: str) -> list[Route]:
+    """Return, per active connection to an app account, the workflows a trigger starts.
+
+    Connections whose installations start nothing on the trigger are left
+    out. Served from the process's cache while the generation holds.
+    """
+    generation = generation_current()
+    key = (connector, account_id, operation)
+    routes = _app_routes.get(generation, key)
+    if routes is not None:
+        return routes
+    routes = []
+    for connection in connections_for_account(app=connector, account_id=account_id):
+        installations = list(Installation.objects.filter(connection=connection))
+        if not installations:
+            continue
+        workflows = app_event_workflows(
+            installations=installations, connector=connector, operation=operation
+        )
+        if not workflows:
+            continue
+        routes.append(
+            Route(
+                end_user=connection.end_user,
+                workflows=_with_run_version_rows(workflows),
+                installations={i.integration_id: i for i in installations},
+                connection=connection,
+            )
+        )
+    _app_routes.set(generation, key, routes)
+    return routes
+
+
+def _with_run_version_rows(workflows: list[Workflow]) -> tuple[Workflow, ...]:
+    """Set ``run_version`` on each workflow, reading only pinned older versions."""
+    pinned = {
+        w.run_version_id
+        for w in workflows
+        if w.run_version_id != w.published_version_id
+    }
+    rows = {}
+    if pinned:
+        rows = WorkflowVersion.objects.in_bulk(pinned)
+    for workflow in workflows:
+        workflow.run_version = rows.get(
+            workflow.run_version_id, workflow.published_version
+        )
+    return tuple(workflows)
 
 
 def custom_event_workflows(

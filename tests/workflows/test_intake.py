@@ -281,3 +281,11 @@ def test_schema_errors_sorted_by_index(installed, post):
         "$.data.line_items[2].quantity",
         "$.data.line_items[10].quantity",
     ]
+
+
+def test_accepted_runs_match_serializer(installed, post):
+    from workflows.api.serializers import RunSummarySerializer
+
+    response = post(event_body())
+    run = Run.objects.get()
+    assert response.json()["runs"] == [dict(RunSummarySerializer(run).data)]

@@ -18,6 +18,7 @@ from workflows.api.serializers import (
     RunListItemSerializer,
     RunSerializer,
     RunSummarySerializer,
+    run_summary,
 )
 from workflows.models import Run
 from workflows.services.intake import IntakeResult, custom_event_ingest
@@ -29,7 +30,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 def _accepted_body(result: IntakeResult) -> dict:
     return {
         "event": {"id": result.event.pk, "name": result.event.name},
-        "runs": RunSummarySerializer(result.runs, many=True).data,
+        "runs": [run_summary(run) for run in result.runs],
         "duplicate": result.duplicate,
     }
 

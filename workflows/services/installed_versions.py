@@ -13,6 +13,7 @@ from django.db import transaction
 
 from alloy import jobs
 from alloy.errors import ApplicationError, NotFoundError
+from alloy.generation import generation_bump
 from integrations.models import Installation, Integration
 from workflows.models import InstalledVersion, Workflow
 from workflows.services.schedules import schedules_sync
@@ -30,7 +31,8 @@ def installed_versions_pin(
 
     ``workflow_ids`` limits the change to those workflows; ``only_missing``
     writes only workflows the installation has no version of yet. Returns the
-    ids of the workflows whose version changed.
+    ids of the workflows whose version changed. The caller bumps the cache
+    generation (``alloy.generation``), once for all the installations it pins.
     """
     workflows = Workflow.objects.filter(
         integration_id=installation.integration_id, published_version__isnull=False
@@ -89,6 +91,7 @@ def installation_upgrade(
     changed = installed_versions_pin(
         installation=installation, workflow_ids=workflow_ids
     )
+    generation_bump()
     installation_sync_subscriptions(installation=installation)
     schedules_sync(integration_id=installation.integration_id)
     logger.info(

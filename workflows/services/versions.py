@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alloy.errors import ValidationError
+from alloy.generation import generation_bump
 from alloy.jsonbody import first_unstorable
 from alloy.outbound import OutboundURLError, outbound_url_check
 from connectors import registry, schedule
@@ -582,6 +583,7 @@ def version_publish(*, version: WorkflowVersion, published_by: str = "") -> Work
         return workflow
     workflow.published_version = version
     workflow.save(update_fields=["published_version", "updated_at"])
+    generation_bump()
     Publication.objects.create(
         workflow=workflow,
         version=version,
