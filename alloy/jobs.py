@@ -177,6 +177,11 @@ def enqueue_in(
     return job_id
 
 
+def redis_connection() -> Any:
+    """Return this process's Redis client for the RQ queue; only with ``REDIS_URL``."""
+    return _rq_queue().connection
+
+
 def in_process() -> bool:
     """Return whether jobs run in this process instead of RQ (no ``REDIS_URL``)."""
     return settings.JOBS_IN_PROCESS

@@ -22,6 +22,7 @@ or takes them over as it does for a lost RQ job. A run id in the list twice
 is harmless: the claim skips a run that is not queued.
 """
 
+import functools
 import logging
 import time
 import uuid
@@ -74,26 +75,28 @@ return redis.call('LPOP', KEYS[1], count)
 # Run ids pushed by one script call; Lua's unpack has a stack limit.
 _PUSH_CHUNK = 1000
 
-# One client per process and Redis URL: django_rq builds a client, with its own
-# connection pool, on every call.
-_clients: dict[str, tuple] = {}
+_scripts: tuple | None = None
 
 
 def _redis_and_scripts():
-    """Return the Redis client and the push and pop scripts registered on it."""
-    url = settings.RQ_QUEUES["default"]["URL"]
-    cached = _clients.get(url)
-    if cached is None:
-        import django_rq
+    """Return the process's Redis client and the push and pop scripts.
 
-        connection = django_rq.get_connection("default")
-        cached = (
-            connection,
+    The scripts are registered once and always called with the current
+    client, which changes only when the Redis URL setting does.
+    """
+    global _scripts
+    connection = jobs.redis_connection()
+    if _scripts is None:
+        _scripts = (
             connection.register_script(_PUSH),
             connection.register_script(_POP),
         )
-        _clients[url] = cached
-    return cached
+    push, pop = _scripts
+    return (
+        connection,
+        functools.partial(push, client=connection),
+        functools.partial(pop, client=connection),
+    )
 
 
 def _slot_keys() -> list[str]:
