@@ -89,7 +89,8 @@ def _run_continue(
         "workflow_id": run.workflow_id,
         "version_id": run.version_id,
     }
-    logger.info("workflows.run.started", extra={**ids, "attempt": run.attempt})
+    # The finished line names the run again, so this one only serves tracing.
+    logger.debug("workflows.run.started", extra={**ids, "attempt": run.attempt})
     started = time.monotonic()
     result = _execute_steps(run, plan, lease)
 

@@ -151,6 +151,9 @@ def _comparison_sections(run) -> list[str]:
     targets = report.targets_table(run)
     if targets:
         sections += ["", "## Targets", "", targets]
+        note = report.accept_latency_note(run)
+        if note:
+            sections += ["", _wrap(note)]
     issues = [*report.problems(report.measured_phases(run)), *run.process_exits]
     if issues:
         sections += [

@@ -1,5 +1,7 @@
 """The bench's report: Markdown tables of every phase, ours beside the peer's."""
 
+import os
+
 from alloy.bench.measure import PhaseResult, percentile
 
 MB = 1024 * 1024
@@ -252,6 +254,47 @@ def targets_table(run) -> str:
             f"| {_verdict(slope < FLAT_BYTES_PER_1000_RUNS)} |"
         )
     return "\n".join(lines)
+
+
+def accept_latency_note(run) -> str:
+    """Explain a closed-loop accept p99 above a tenth of n8n's, from the run's figures.
+
+    In a closed loop each client sends its next request when the last one is
+    answered, so the mean accept latency is the concurrency divided by the
+    accepted rate (Little's law), whatever the code does per request.
+    Returns an empty string when the target was met or n8n did not run.
+    """
+    at_16 = [
+        (ours, theirs)
+        for ours, theirs in comparison_rows(run.results)
+        if ours.concurrency == 16
+    ]
+    if not at_16:
+        return ""
+    ours, theirs = at_16[0]
+    target_ms = percentile(theirs.accept_latencies_ms, 0.99) / 10
+    if percentile(ours.accept_latencies_ms, 0.99) <= target_ms:
+        return ""
+    rate = ours.accepted_per_second
+    needed = ours.concurrency / max(1e-9, target_ms / 1000)
+    web_ms = _web_cpu_ms(ours)
+    return (
+        f"The accept latency at 16 clients is a closed loop: each client sends its "
+        f"next event when the last is answered, so the mean latency is 16 divided "
+        f"by the accepted rate (Little's law), here 16 / {rate:.0f} per second = "
+        f"{16000 / max(1e-9, rate):.0f} ms. A p99 of {target_ms:.0f} ms needs a mean "
+        f"well below it, that is, more than {needed:.0f} events accepted per second "
+        f"while the workers share the same {os.cpu_count()} cores. The web processes "
+        f"used {web_ms:.1f} ms of CPU per event, and each runs its Python on one core "
+        f"at a time (the GIL), so each accepts at most about "
+        f"{1000 / max(1e-9, web_ms):.0f} per second. Another web process "
+        f"takes about 100 MB, against the memory target above."
+    )
+
+
+def _web_cpu_ms(result: PhaseResult) -> float:
+    web = [role for role in result.roles if role.role == "web"]
+    return result.cpu_ms_per_event(web[0]) if web else 0.0
 
 
 def scaling_table(results) -> str:

@@ -67,7 +67,9 @@ class BenchProcess:
     def wait_for_role(self, role: str) -> list[int]:
         """Wait until ``role`` started; return every process started so far."""
         assert wait_until(lambda: role in self.started, timeout=120), self.lines
-        return [pid for root in self.started.values() for pid in process_tree(root)]
+        # The reader thread may add a role meanwhile, so iterate over a copy.
+        roots = list(self.started.values())
+        return [pid for root in roots for pid in process_tree(root)]
 
     def finish(self) -> tuple[int, str]:
         try:

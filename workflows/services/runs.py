@@ -205,7 +205,7 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
 
         if not runs_dispatch(run_ids=run_ids):
             return []
-        logger.info("workflows.run.dispatched", extra={"run_ids": run_ids})
+        logger.debug("workflows.run.dispatched", extra={"run_ids": run_ids})
         return list(run_ids)
     from workflows.jobs import run_execute_job
 
