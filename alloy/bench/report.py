@@ -236,11 +236,20 @@ def targets_table(run) -> str:
             f"| {p50:.0f} ms at {half[0].rate:.0f}/s | {_verdict(p50 < 50)} |"
         )
     if rows:
-        # VmHWM only grows, so each system's largest figure is its peak in the run.
-        ours_rss = max(total_peak_rss(r) for r in run.results if r.system == "alloy")
+        # VmHWM only grows, so each system's largest figure is its peak in the
+        # run. Ours counts the worker counts compared above, since each count
+        # runs with workers of its own.
+        compared = {ours.workers for ours, _ in rows}
+        ours_rss = max(
+            total_peak_rss(r)
+            for r in run.results
+            if r.system == "alloy" and r.workers in compared
+        )
         theirs_rss = max(total_peak_rss(r) for r in run.results if r.system == "n8n")
+        counts = " or ".join(str(count) for count in sorted(compared))
         lines.append(
-            "| web and worker memory at most a third of n8n's (peak RSS) "
+            "| web and worker memory at most a third of n8n's (peak RSS, "
+            f"{counts} worker(s) as compared above) "
             f"| {ours_rss / MB:.0f} MB vs {theirs_rss / MB:.0f} MB "
             f"| {_verdict(ours_rss * 3 <= theirs_rss)} |"
         )

@@ -7,7 +7,14 @@ from alloy.bench.measure import PhaseResult, RoleFigures
 from alloy.bench.report import accept_latency_note, targets_table
 
 
-def closed_phase(system: str, latency_s: float, web_cpu_s: float) -> PhaseResult:
+def closed_phase(
+    system: str,
+    latency_s: float,
+    web_cpu_s: float,
+    *,
+    workers: int | None = 2,
+    rss_mb: int = 100,
+) -> PhaseResult:
     """Sixteen clients, 160 events accepted over one second, each ``latency_s`` long."""
     samples = []
     for index in range(160):
@@ -17,13 +24,13 @@ def closed_phase(system: str, latency_s: float, web_cpu_s: float) -> PhaseResult
         system=system,
         workload="custom-event",
         concurrency=16,
-        workers=2 if system == "alloy" else None,
+        workers=workers if system == "alloy" else None,
         events=160,
         rate=None,
         samples=samples,
         arrivals={sample.marker: sample.answered_at for sample in samples},
         duplicates=0,
-        roles=[RoleFigures("web", 2, web_cpu_s, 100 * 2**20, 80 * 2**20)],
+        roles=[RoleFigures("web", 2, web_cpu_s, rss_mb * 2**20, 80 * 2**20)],
     )
 
 
@@ -58,3 +65,21 @@ def test_no_peer_no_note():
     run = SimpleNamespace(results=[closed_phase("alloy", 0.1, 0.32)], soak=None)
 
     assert accept_latency_note(run) == ""
+
+
+def test_memory_target_counts_compared_workers():
+    # The 4-worker phase delivers less, so the 2-worker phase is compared.
+    run = SimpleNamespace(
+        results=[
+            closed_phase("alloy", 0.1, 0.32, workers=4, rss_mb=500),
+            closed_phase("alloy", 0.02, 0.32, workers=2, rss_mb=300),
+            closed_phase("n8n", 0.3, 2.0, rss_mb=990),
+        ],
+        soak=None,
+    )
+
+    table = targets_table(run)
+
+    assert "(peak RSS, 2 worker(s) as compared above) | 300 MB vs 990 MB | met |" in (
+        table
+    )
