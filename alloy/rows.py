@@ -7,6 +7,10 @@ each statement's text once per model and column list and keep it. Values
 still go through each field's own preparation (``pre_save`` and
 ``get_db_prep_save``), so auto_now timestamps, JSON and encrypted fields are
 stored exactly as save() stores them, on PostgreSQL and SQLite alike.
+
+select_columns and instance_from_row do the reverse for a statement built by
+hand: they name a model's columns in it and build instances from its rows,
+through the same converters a query applies.
 """
 
 from collections.abc import Sequence
@@ -87,3 +91,49 @@ def row_update(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
+
+
+def select_columns(model: type[Model], alias: str) -> str:
+    """Return ``alias."column", ...`` for the concrete fields of ``model``, in order."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def instance_from_row(
+    model: type[Model], row: Sequence, start: int
+) -> tuple[Model | None, int]:
+    """Build ``model`` from the columns of ``row`` that select_columns put at ``start``.
+
+    Each value goes through the converters the ORM applies when it reads the
+    field, so JSON and encrypted fields come back as a query would give them.
+    Returns the instance, or None when its primary key is NULL (an outer
+    join that matched nothing), and the index after its columns.
+    """
+    fields = model._meta.concrete_fields
+    end = start + len(fields)
+    if row[start + fields.index(model._meta.pk)] is None:
+        return None, end
+    values = list(row[start:end])
+    for index, column, converters in _converters(model):
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, None, values), end
+
+
+_converter_lists: dict[type[Model], list[tuple]] = {}
+
+
+def _converters(model: type[Model]) -> list[tuple]:
+    """Return ``(index, column, converters)`` for the fields of ``model`` with any."""
+    found = _converter_lists.get(model)
+    if found is None:
+        found = []
+        for index, field in enumerate(model._meta.concrete_fields):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(
+                column
+            ) + field.get_db_converters(connection)
+            if converters:
+                found.append((index, column, converters))
+        _converter_lists[model] = found
+    return found

@@ -32,16 +32,17 @@ CUSTOM_EVENT_QUERIES = 1
 # Shopify webhook intake, warm: the shop's connections and their routes come
 # from the cache, and one statement stores the event with its runs.
 SHOPIFY_WEBHOOK_QUERIES = 1
-# A run with one action is claimed by one guarded UPDATE, read with its event,
-# end user, workspace and installation, and given its trigger's step. The
-# action's step is marked started before the call and finished after it. One
-# UPDATE finishes the run, and only while this worker holds its lease.
-RUN_WITH_ONE_ACTION_QUERIES = 6
+# A run with one action is claimed by one guarded UPDATE that also returns it
+# with its event, end user, workspace and installation, and is given its
+# trigger's step. The action's step is marked started before the call and
+# finished after it. One UPDATE finishes the run, and only while this worker
+# holds its lease.
+RUN_WITH_ONE_ACTION_QUERIES = 5
 # A run without actions whose trigger has a stream URL makes the claim, the
-# read, the trigger's step and the finishing UPDATE above, which also stores
-# the delivery id. Its first delivery attempt follows in the same job: the
+# trigger's step and the finishing UPDATE above, which also stores the
+# delivery id. Its first delivery attempt follows in the same job: the
 # run with its workflow and event, its steps, and the attempt's record.
-RUN_WITH_STREAM_QUERIES = 7
+RUN_WITH_STREAM_QUERIES = 6
 
 
 def captured_sql(context: CaptureQueriesContext) -> str:

@@ -361,25 +361,16 @@ def _claim(run_ids: list[int], owner: str) -> list[tuple[Run, selectors.VersionP
     started mark, and a worker that dies in between leaves a run whose next
     attempt records the trigger itself.
     """
-    if not runs_claim(run_ids=run_ids, lease_owner=owner):
-        return []
-    by_id = {
-        run.pk: run
-        for run in Run.objects.select_related(
-            "event", "end_user", "workspace", "installation__connection"
-        ).filter(pk__in=run_ids, status=Run.Status.RUNNING, lease_owner=owner)
-    }
     claimed = [
-        (by_id[run_id], selectors.version_plan(by_id[run_id].version_id))
-        for run_id in dict.fromkeys(run_ids)
-        if run_id in by_id
+        (run, selectors.version_plan(run.version_id))
+        for run in runs_claim(run_ids=run_ids, lease_owner=owner)
     ]
     firsts = [
         _trigger_record(run, plan.trigger) for run, plan in claimed if run.attempt == 1
     ]
     if len(firsts) == 1:
         # bulk_create wraps even one row in BEGIN and COMMIT.
-        firsts[0].save(force_insert=True)
+        row_insert(firsts[0])
     elif firsts:
         RunStep.objects.bulk_create(firsts)
     return claimed

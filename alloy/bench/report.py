@@ -268,8 +268,8 @@ def targets_table(run) -> str:
 def accept_latency_note(run) -> str:
     """Explain a closed-loop accept p99 above a tenth of n8n's, from the run's figures.
 
-    In a closed loop each client sends its next request when the last one is
-    answered, so the mean accept latency is the concurrency divided by the
+    In a closed loop each client sends its next request when the response to
+    the last one arrives, so the mean accept latency is the concurrency divided by the
     accepted rate (Little's law), whatever the code does per request.
     Returns an empty string when the target was met or n8n did not run.
     """
@@ -287,17 +287,18 @@ def accept_latency_note(run) -> str:
     rate = ours.accepted_per_second
     needed = ours.concurrency / max(1e-9, target_ms / 1000)
     web_ms = _web_cpu_ms(ours)
+    mean_ms = 16000 / max(1e-9, rate)
     return (
-        f"The accept latency at 16 clients is a closed loop: each client sends its "
-        f"next event when the last is answered, so the mean latency is 16 divided "
-        f"by the accepted rate (Little's law), here 16 / {rate:.0f} per second = "
-        f"{16000 / max(1e-9, rate):.0f} ms. A p99 of {target_ms:.0f} ms needs a mean "
-        f"well below it, that is, more than {needed:.0f} events accepted per second "
-        f"while the workers share the same {os.cpu_count()} cores. The web processes "
-        f"used {web_ms:.1f} ms of CPU per event, and each runs its Python on one core "
-        f"at a time (the GIL), so each accepts at most about "
-        f"{1000 / max(1e-9, web_ms):.0f} per second. Another web process "
-        f"takes about 100 MB, against the memory target above."
+        "The accept latency at 16 clients is a closed loop: each client sends its "
+        "next event when the response to the last arrives, so the mean latency is "
+        "16 divided by the accepted rate (Little's law), here "
+        f"16 / {rate:.0f} per second = {mean_ms:.0f} ms. A p99 of {target_ms:.0f} ms "
+        f"needs a mean well below it, that is, more than {needed:.0f} events "
+        f"accepted per second while the workers share the same {os.cpu_count()} "
+        f"cores. The web processes used {web_ms:.1f} ms of CPU per event, and each "
+        "runs its Python on one core at a time (the GIL), so each accepts at most "
+        f"about {1000 / max(1e-9, web_ms):.0f} per second. Another web process "
+        "takes about 100 MB, against the memory target above."
     )
 
 

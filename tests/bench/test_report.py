@@ -43,8 +43,8 @@ def test_missed_accept_target_explained():
     note = accept_latency_note(run)
 
     assert "| 100 ms vs 300 ms | not met |" in targets_table(run)
-    # 160 accepted in the 1.094 s to the last answer; a 30 ms p99 needs more
-    # than 16 / 0.030 s.
+    # 160 accepted in the 1.094 s up to the last response, and a 30 ms p99
+    # needs more than 16 / 0.030 s.
     assert "16 / 146 per second = 109 ms" in note
     assert "more than 533 events accepted per second" in note
     assert "used 2.0 ms of CPU per event" in note

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from tests.test_query_counts import http_workflow, post_event  # noqa: F401
 from workflows.models import Run
+from workflows.services import runs
 from workflows.services.dispatch import READY_KEY, SLOT_KEY
 from workflows.services.runs import runs_claim, runs_lease_renew
 
@@ -106,8 +107,9 @@ def test_empty_list_gives_the_slot_back(send_signups, rq_worker, redis_flushed):
 
 def test_claim_takes_each_run_once(send_signups):
     run_ids = send_signups(3)
-    assert runs_claim(run_ids=run_ids, lease_owner="worker-a") == 3
-    assert runs_claim(run_ids=run_ids, lease_owner="worker-b") == 0
+    claimed = runs_claim(run_ids=run_ids, lease_owner="worker-a")
+    assert [run.pk for run in claimed] == run_ids
+    assert runs_claim(run_ids=run_ids, lease_owner="worker-b") == []
     owners = set(Run.objects.filter(pk__in=run_ids).values_list("lease_owner"))
     assert owners == {("worker-a",)}
 
@@ -121,9 +123,48 @@ def test_claim_leaves_a_delay_that_is_not_due(send_signups):
     Run.objects.filter(pk=due_now).update(
         status=Run.Status.WAITING, next_attempt_at=timezone.now()
     )
-    assert runs_claim(run_ids=[due_later, due_now], lease_owner="worker-a") == 1
+    claimed = runs_claim(run_ids=[due_later, due_now], lease_owner="worker-a")
+    assert [run.pk for run in claimed] == [due_now]
     assert Run.objects.get(pk=due_now).status == Run.Status.RUNNING
     assert Run.objects.get(pk=due_later).status == Run.Status.WAITING
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "other"])
+def test_claim_loads_related_rows(
+    send_signups, vendor, monkeypatch, django_assert_num_queries
+):
+    run_ids = send_signups(2)
+    if vendor == "other":
+        # The ORM's UPDATE and select_related, as on SQLite.
+        monkeypatch.setattr(runs.connection, "vendor", "sqlite")
+    claimed = runs_claim(run_ids=list(reversed(run_ids)), lease_owner="worker-a")
+    expected = Run.objects.select_related(
+        "event", "end_user", "workspace", "installation__connection"
+    ).get(pk=run_ids[0])
+
+    run = claimed[1]
+    with django_assert_num_queries(0):
+        loaded = (
+            run.event.data,
+            run.end_user.external_id,
+            run.workspace.signing_secret,
+            run.installation.connection.credential_data,
+            run.installation.connection.status,
+        )
+    assert [run.pk for run in claimed] == list(reversed(run_ids))
+    assert run.pk == expected.pk
+    assert run.status == Run.Status.RUNNING
+    assert run.lease_owner == "worker-a"
+    assert run.attempt == 1
+    assert run.started_at is not None
+    assert loaded == (
+        expected.event.data,
+        expected.end_user.external_id,
+        expected.workspace.signing_secret,
+        expected.installation.connection.credential_data,
+        expected.installation.connection.status,
+    )
+    assert loaded[0] == {"email": "user0@example.com"}
 
 
 def test_lease_renewal_reports_runs_taken_over(send_signups):

@@ -5,16 +5,17 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from alloy import jobs
-from alloy.rows import row_update
+from alloy.rows import instance_from_row, row_update, select_columns
+from integrations.models import Connection, EndUser, Installation, Workspace
 from workflows.exceptions import InvalidRunTransition, VersionStateError
-from workflows.models import Run, RunStep
+from workflows.models import Event, Run, RunStep
 
 logger = logging.getLogger(__name__)
 
@@ -138,22 +139,42 @@ def run_finish(
     return True
 
 
-def runs_claim(*, run_ids: list[int], lease_owner: str) -> int:
-    """Move the runs that are ready to running under ``lease_owner``, in one UPDATE.
+def runs_claim(*, run_ids: list[int], lease_owner: str) -> list[Run]:
+    """Move the runs that are ready to running under ``lease_owner``, and load them.
 
     A run is ready when it is queued, or waiting at a Delay block whose time
     has come. The UPDATE's WHERE clause does the work of a locked read: two
     workers claiming one run at once are serialised by its row lock, and the
     second finds it running and skips it. Give each batch its own
-    ``lease_owner``; the runs it holds afterwards are the ones claimed.
-    Returns how many were claimed. This is the queued/waiting -> running
-    change of ALLOWED_TRANSITIONS, made in one statement because it runs
-    once per batch on the hot path; a retried run's finish and error were
-    already cleared when it went back to queued.
+    ``lease_owner``. This is the queued/waiting -> running change of
+    ALLOWED_TRANSITIONS, made in one statement because it runs once per batch
+    on the hot path. A retried run's finish and error were already cleared
+    when it went back to queued.
+
+    Returns the claimed runs in the order of ``run_ids``, each with its event,
+    end user, workspace, and installation and its connection loaded. On
+    PostgreSQL the claim and the load are one statement.
     """
     if not run_ids:
-        return 0
+        return []
     now = timezone.now()
+    expires = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    if connection.vendor == "postgresql":
+        claimed = _claim_returning(run_ids, lease_owner, now, expires)
+    else:
+        claimed = _claim_then_select(run_ids, lease_owner, now, expires)
+    if len(claimed) < len(run_ids):
+        # Finished, claimed by another worker, or a Delay whose time has not
+        # come: a job that arrives early must not cut the wait short.
+        logger.info(
+            "workflows.run.skipped",
+            extra={"run_ids": run_ids, "claimed": len(claimed)},
+        )
+    by_id = {run.pk: run for run in claimed}
+    return [by_id[run_id] for run_id in dict.fromkeys(run_ids) if run_id in by_id]
+
+
+def _claim_then_select(run_ids: list[int], lease_owner: str, now, expires) -> list[Run]:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     claimed = (
         Run.objects.filter(pk__in=run_ids)
@@ -163,19 +184,89 @@ def runs_claim(*, run_ids: list[int], lease_owner: str) -> int:
             attempt=F("attempt") + 1,
             started_at=Coalesce("started_at", Value(now)),
             lease_owner=lease_owner,
-            lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
+            lease_expires_at=expires,
             next_attempt_at=None,
             updated_at=now,
         )
     )
-    if claimed < len(run_ids):
-        # Finished, claimed by another worker, or a Delay whose time has not
-        # come: a job that arrives early must not cut the wait short.
-        logger.info(
-            "workflows.run.skipped",
-            extra={"run_ids": run_ids, "claimed": claimed},
-        )
+    if not claimed:
+        return []
+    return list(
+        Run.objects.select_related(
+            "event", "end_user", "workspace", "installation__connection"
+        ).filter(pk__in=run_ids, status=Status.RUNNING, lease_owner=lease_owner)
+    )
+
+
+# The models loaded with a claimed run, in the order of the statement's columns.
+_CLAIM_LOADED = (Run, Event, EndUser, Workspace, Installation, Connection)
+_claim_sql: str | None = None
+
+
+def _claim_returning(run_ids: list[int], lease_owner: str, now, expires) -> list[Run]:
+    """Claim with an UPDATE ... RETURNING and join the related rows to its result.
+
+    Building the ORM's UPDATE and its select_related query took more of a
+    worker's CPU than the database spent on both, so this statement's text
+    is built once per process from the models' tables and columns.
+    """
+    global _claim_sql
+    if _claim_sql is None:
+        _claim_sql = _claim_statement()
+    params = [
+        Status.RUNNING,
+        now,
+        lease_owner,
+        expires,
+        now,
+        list(run_ids),
+        Status.QUEUED,
+        Status.WAITING,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql, params)
+        rows = cursor.fetchall()
+    claimed = []
+    for row in rows:
+        loaded = []
+        start = 0
+        for model in _CLAIM_LOADED:
+            instance, start = instance_from_row(model, row, start)
+            loaded.append(instance)
+        run, event, end_user, workspace, installation, installed = loaded
+        run.event, run.end_user, run.workspace = event, end_user, workspace
+        run.installation = installation
+        if installation is not None:
+            installation.connection = installed
+        claimed.append(run)
     return claimed
+
+
+def _claim_statement() -> str:
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    # Only the models' table and column names go into the text; every value
+    # is a parameter.
+    return (
+        "WITH claimed AS ("  # noqa: S608
+        f"UPDATE {table(Run)} SET status = %s, attempt = attempt + 1, "
+        "started_at = COALESCE(started_at, %s), lease_owner = %s, "
+        "lease_expires_at = %s, next_attempt_at = NULL, updated_at = %s "
+        "WHERE id = ANY(%s) AND (status = %s OR (status = %s AND "
+        "(next_attempt_at IS NULL OR next_attempt_at <= %s))) RETURNING *) "
+        f"SELECT {select_columns(Run, 'claimed')}, {select_columns(Event, 'e')}, "
+        f"{select_columns(EndUser, 'u')}, {select_columns(Workspace, 'w')}, "
+        f"{select_columns(Installation, 'i')}, {select_columns(Connection, 'c')} "
+        f"FROM claimed JOIN {table(Event)} e ON e.id = claimed.event_id "
+        f"JOIN {table(EndUser)} u ON u.id = claimed.end_user_id "
+        f"JOIN {table(Workspace)} w ON w.id = claimed.workspace_id "
+        f"LEFT JOIN {table(Installation)} i ON i.id = claimed.installation_id "
+        f"LEFT JOIN {table(Connection)} c ON c.id = i.connection_id"
+    )
 
 
 def runs_lease_renew(*, run_ids: list[int], lease_owner: str) -> set[int]:
