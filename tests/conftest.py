@@ -132,6 +132,21 @@ def tutorial_installed(
     return integration
 
 
+@pytest.fixture
+def installed(workspace, end_user, connection, sandbox, settings):
+    """The tutorial integration installed, its streams sent where nothing listens."""
+    from workflows.tutorial import tutorial_integration_create
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
+    integration = tutorial_integration_create(
+        workspace=workspace, stream_base_url="http://127.0.0.1:9"
+    )
+    integration_services.installation_create(
+        end_user=end_user, integration=integration, connection=connection
+    )
+    return integration
+
+
 def _warehouse_admin() -> psycopg.Connection:
     server = django_settings.DATABASES["default"]
     return psycopg.connect(

@@ -20,7 +20,7 @@ from tests.connectors.test_shopify_webhook import shopify_bytes, sign
 from workflows import engine
 from workflows.models import Run, RunStep
 from workflows.services import versions
-from workflows.tutorial import ORDER_REQUESTED_SAMPLE, tutorial_integration_create
+from workflows.tutorial import ORDER_REQUESTED_SAMPLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,18 +47,6 @@ RUN_WITH_STREAM_QUERIES = 6
 
 def captured_sql(context: CaptureQueriesContext) -> str:
     return "\n".join(query["sql"][:120] for query in context.captured_queries)
-
-
-@pytest.fixture
-def installed(workspace, end_user, connection, sandbox, settings):
-    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
-    integration = tutorial_integration_create(
-        workspace=workspace, stream_base_url="http://127.0.0.1:9"
-    )
-    integration_services.installation_create(
-        end_user=end_user, integration=integration, connection=connection
-    )
-    return integration
 
 
 @pytest.fixture

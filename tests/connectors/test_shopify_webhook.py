@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 
 import connectors.shopify
-from integrations import services as integration_services
 from tests.conftest import SHOP_DOMAIN
 from workflows.models import Event, Run
-from workflows.tutorial import tutorial_integration_create
 
 pytestmark = pytest.mark.django_db
 
@@ -31,18 +29,6 @@ def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(
         hmac.new(secret.encode(), body, hashlib.sha256).digest()
     ).decode()
-
-
-@pytest.fixture
-def installed(workspace, end_user, connection, sandbox, settings):
-    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
-    integration = tutorial_integration_create(
-        workspace=workspace, stream_base_url="http://127.0.0.1:9"
-    )
-    integration_services.installation_create(
-        end_user=end_user, integration=integration, connection=connection
-    )
-    return integration
 
 
 @pytest.fixture

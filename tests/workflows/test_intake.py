@@ -4,21 +4,9 @@ import pytest
 
 from integrations import services as integration_services
 from workflows.models import Event, Run
-from workflows.tutorial import ORDER_REQUESTED_SAMPLE, tutorial_integration_create
+from workflows.tutorial import ORDER_REQUESTED_SAMPLE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def installed(workspace, end_user, connection, sandbox, settings):
-    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
-    integration = tutorial_integration_create(
-        workspace=workspace, stream_base_url="http://127.0.0.1:9"
-    )
-    integration_services.installation_create(
-        end_user=end_user, integration=integration, connection=connection
-    )
-    return integration
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ tell intake that they are stale.
 """
 
 import contextlib
-import uuid
 
 import pytest
 from django.db import connection as db_connection
@@ -15,25 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from alloy import generation
 from integrations import services as integration_services
 from integrations.models import ApiKey
-from tests.conftest import SHOP_DOMAIN
-from tests.connectors.test_shopify_webhook import shopify_bytes, sign
+from tests.test_query_counts import post_webhook  # noqa: F401
 from workflows.models import Workflow
 from workflows.services import installed_versions, versions
 from workflows.tutorial import ORDER_REQUESTED_SAMPLE, tutorial_integration_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def installed(workspace, end_user, connection, sandbox, settings):
-    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
-    integration = tutorial_integration_create(
-        workspace=workspace, stream_base_url="http://127.0.0.1:9"
-    )
-    integration_services.installation_create(
-        end_user=end_user, integration=integration, connection=connection
-    )
-    return integration
 
 
 @pytest.fixture
@@ -44,27 +30,6 @@ def post_event(client, api_key):
             {"event": "order_requested", "user": user, "data": ORDER_REQUESTED_SAMPLE},
             content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {api_key}",
-        )
-
-    return send
-
-
-@pytest.fixture
-def post_webhook(client, settings):
-    body = shopify_bytes("orders_create.json")
-
-    def send():
-        return client.generic(
-            "POST",
-            "/webhooks/shopify",
-            body,
-            content_type="application/json",
-            HTTP_X_SHOPIFY_TOPIC="orders/create",
-            HTTP_X_SHOPIFY_SHOP_DOMAIN=SHOP_DOMAIN,
-            HTTP_X_SHOPIFY_API_VERSION="2026-07",
-            HTTP_X_SHOPIFY_WEBHOOK_ID=str(uuid.uuid4()),
-            HTTP_X_SHOPIFY_EVENT_ID=str(uuid.uuid4()),
-            HTTP_X_SHOPIFY_HMAC_SHA256=sign(body, settings.SHOPIFY_CLIENT_SECRET),
         )
 
     return send
@@ -198,14 +163,14 @@ def test_deleted_end_user_not_found(installed, post_event, end_user):
     assert response.json()["error"]["code"] == "end_user_not_found"
 
 
-def test_disabled_connection_stops_webhooks(installed, post_webhook, connection):
+def test_disabled_connection_stops_webhooks(installed, post_webhook, connection):  # noqa: F811
     assert post_webhook().json()["runs"]
     with in_another_process():
         integration_services.connection_disable(connection=connection)
     assert post_webhook().json()["runs"] == []
 
 
-def test_webhook_runs_published_version(installed, post_webhook):
+def test_webhook_runs_published_version(installed, post_webhook):  # noqa: F811
     post_webhook()
     workflow = Workflow.objects.get(
         integration=installed, name="Send new Shopify orders to Acme Co"

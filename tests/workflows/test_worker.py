@@ -4,13 +4,12 @@ from datetime import timedelta
 
 import django_rq
 import pytest
-import requests
 from rq.scheduler import RQScheduler
 
 from tests.conftest import SHOP_DOMAIN
+from tests.workflows.test_delivery import installed, order_run  # noqa: F401
 from workflows.jobs import runs_reconcile_job
 from workflows.models import Run
-from workflows.tutorial import ORDER_REQUESTED_SAMPLE
 from workflows.worker import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,21 +61,14 @@ def test_worker_stops_its_threads():
 
 
 def test_reconciler_thread_enqueues_lost_run(
-    tutorial_installed, live_server, api_key, sandbox, redis_flushed, settings
+    order_run,  # noqa: F811
+    sandbox,
+    redis_flushed,
+    settings,
 ):
     settings.RUN_ENQUEUE_GRACE_SECONDS = 0.01
     settings.RUNS_RECONCILE_INTERVAL = 0.2
-    response = requests.post(
-        f"{live_server.url}/api/v1/events",
-        json={
-            "event": "order_requested",
-            "user": "merchant-1",
-            "data": ORDER_REQUESTED_SAMPLE,
-        },
-        headers={"Authorization": f"Bearer {api_key}"},
-        timeout=10,
-    )
-    run_id = response.json()["runs"][0]["id"]
+    run_id = order_run().pk
     # The run's job is lost with Redis's data; only the reconciler finds it.
     redis_flushed.flushdb()
 
