@@ -42,10 +42,12 @@ METHOD = """\
 - **Statements per run** counts every SQL statement that the web and worker processes
   (the reconciler's thread included) sent during the phase, through a database
   backend that only the bench's processes use (`alloy.bench.counting`, Django's
-  PostgreSQL backend with an execute wrapper), divided by the runs delivered.
-  **Transactions per run** is the change of `xact_commit + xact_rollback` in
-  `pg_stat_database` for the bench's database over the same phase, divided the same
-  way; it includes the bench's own few reads.
+  PostgreSQL backend with an execute wrapper), divided by the runs delivered. It
+  includes the connection health check, the `SELECT 1` that Django sends outside the
+  execute wrappers before a request's or a batch's first query.
+  **Transactions per run** counts, through the same backend, each statement sent in
+  autocommit mode and each COMMIT or ROLLBACK of an atomic block, divided the same
+  way.
 - Every run and step record is kept, and so is every stream delivery record; n8n keeps
   every execution's data, its default.
 """
@@ -85,8 +87,13 @@ def docs_write(run, path: Path | None = None) -> Path:
         _wrap(
             "Written by `manage.py bench --write-docs` on "
             f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC. Every figure below comes "
-            "from that one run, ours and n8n's measured in the same invocation on "
-            "the same machine, one after the other."
+            "from that one run"
+            + (
+                ", ours and n8n's measured in the same invocation on the same "
+                "machine, one after the other."
+                if run.peer is not None
+                else ". n8n was not measured."
+            )
         ),
         "",
         "## Command",
@@ -132,7 +139,7 @@ def docs_write(run, path: Path | None = None) -> Path:
 
 
 def _comparison_sections(run) -> list[str]:
-    """Return the comparison with n8n, the targets, the problems and the soak."""
+    """Return the comparison with n8n, the targets and the soak."""
     sections: list[str] = []
     rows = report.comparison_rows(run.results)
     if rows:
@@ -154,14 +161,6 @@ def _comparison_sections(run) -> list[str]:
         note = report.accept_latency_note(run)
         if note:
             sections += ["", _wrap(note)]
-    issues = [*report.problems(report.measured_phases(run)), *run.process_exits]
-    if issues:
-        sections += [
-            "",
-            "## Problems seen in this run",
-            "",
-            *(f"- {i}" for i in issues),
-        ]
     soak = report.soak_lines(run.soak)
     if soak:
         sections += ["", "## Worker memory", "", _wrap(" ".join(soak))]

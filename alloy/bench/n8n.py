@@ -97,6 +97,17 @@ def workflow_definition(sink_url: str) -> dict:
     }
 
 
+# The name in the package.json the bench writes into the install folder.
+PACKAGE_NAME = "alloy-bench-n8n"
+
+
+def _package_name(manifest: Path) -> str | None:
+    try:
+        return json.loads(manifest.read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class N8nPeer:
     """n8n installed in ``install_dir`` and run with a private user folder."""
 
@@ -144,9 +155,15 @@ class N8nPeer:
                 "npm is not installed, and --peer n8n needs it; install Node.js 20 "
                 "with npm."
             )
+        manifest_path = self.install_dir / "package.json"
+        if manifest_path.exists() and _package_name(manifest_path) != PACKAGE_NAME:
+            raise BenchError(
+                f"{manifest_path} belongs to another project, and installing n8n "
+                "would replace it; pass --n8n-dir with an empty or new folder."
+            )
         self.install_dir.mkdir(parents=True, exist_ok=True)
         manifest = {
-            "name": "alloy-bench-n8n",
+            "name": PACKAGE_NAME,
             "private": True,
             "dependencies": {"n8n": N8N_VERSION},
             "overrides": {"xlsx": XLSX_OVERRIDE},

@@ -4,6 +4,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from alloy.bench.processes import port_in_use
 from alloy.bench.workloads import WORKLOADS
@@ -152,9 +153,9 @@ def options_parse(raw: dict) -> BenchOptions:
         sink_port=_port("--sink-port", raw["sink_port"]),
         soak=_at_least_zero("--soak", raw["soak"]),
         write_docs=bool(raw["write_docs"]),
-        postgres_url=raw["postgres_url"],
+        postgres_url=_postgres_url(raw["postgres_url"]),
         database=_database_name(raw["database"]),
-        redis_url=raw["redis_url"],
+        redis_url=_redis_url(raw["redis_url"]),
         n8n_dir=Path(raw["n8n_dir"]).expanduser(),
     )
     ports = {"--port": options.port, "--sink-port": options.sink_port}
@@ -174,7 +175,7 @@ def options_parse(raw: dict) -> BenchOptions:
     # option parser for --help should not.
     from alloy.bench.stack import postgres_check, redis_check
 
-    postgres_check(options.postgres_url)
+    postgres_check(options.postgres_url, options.database)
     redis_check(options.redis_url)
     return options
 
@@ -239,9 +240,35 @@ def _port(name: str, value: int) -> int:
 
 
 def _database_name(name: str) -> str:
-    if not name.replace("_", "").isalnum() or name in ("postgres", "template0"):
+    if not (name.isascii() and name.replace("_", "").isalnum()):
         raise InvalidOption(
-            f"--database {name!r} is invalid: use letters, digits and underscores; "
-            "the bench drops and creates it."
+            f"--database {name!r} is invalid: use ASCII letters, digits and "
+            "underscores."
+        )
+    if name in ("postgres", "template0", "template1"):
+        raise InvalidOption(
+            f"--database {name!r} is a database PostgreSQL itself needs, and the "
+            "bench drops and creates the one it is given; name another, such as "
+            "alloy_bench."
         )
     return name
+
+
+def _postgres_url(url: str) -> str:
+    if urlsplit(url).path.strip("/"):
+        raise InvalidOption(
+            f"--postgres-url names the database {urlsplit(url).path.strip('/')!r}; "
+            "give the server alone, such as postgres://postgres@127.0.0.1:5432, "
+            "and the database with --database."
+        )
+    return url
+
+
+def _redis_url(url: str) -> str:
+    number = urlsplit(url).path.strip("/")
+    if number and not number.isdigit():
+        raise InvalidOption(
+            f"--redis-url ends in {number!r}, which is not a database number; "
+            "use a URL such as redis://127.0.0.1:6379/13."
+        )
+    return url

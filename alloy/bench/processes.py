@@ -2,14 +2,18 @@
 
 Every process the bench starts leads a new session, so that stopping it
 stops its children too (gunicorn's workers, n8n's task runner), and so that
-a Ctrl-C in the terminal reaches only the bench, which then stops them.
+a Ctrl-C in the terminal reaches only the bench, which then stops them. On
+Linux each also gets SIGTERM when the bench dies, even by SIGKILL, so a
+killed bench leaves no server holding its ports or taking another run's jobs.
 """
 
+import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +22,8 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# prctl(2) option: the signal a process gets when the thread that started it exits.
+PR_SET_PDEATHSIG = 1
 # Seconds a process group gets to exit after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 10.0
 
@@ -43,6 +49,7 @@ class ProcessGroups:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
             )
         finally:
             log.close()
@@ -69,6 +76,11 @@ class ProcessGroups:
 
     def log_path(self, role: str) -> Path:
         return self.log_dir / f"{role}.log"
+
+
+def _stop_with_parent() -> None:
+    """In the new child: ask Linux for SIGTERM when the bench's starting thread dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def group_stop(process: subprocess.Popen) -> None:

@@ -121,9 +121,8 @@ def report_text(run) -> str:
     targets = targets_table(run)
     if targets:
         sections += ["", "Targets", "", targets]
-    issues = [*problems(measured_phases(run)), *run.process_exits]
-    if issues:
-        sections += ["", "Problems", "", *(f"- {line}" for line in issues)]
+    if run.problems:
+        sections += ["", "Problems", "", *(f"- {line}" for line in run.problems)]
     soak = soak_lines(run.soak)
     if soak:
         sections += ["", "Soak", "", *soak]
@@ -192,6 +191,8 @@ def comparison_table(rows) -> str:
 # Worker memory counts as flat when it grows by less than this over the
 # second half of the soak, per 1,000 runs.
 FLAT_BYTES_PER_1000_RUNS = 0.1 * MB
+# Memory samples, one a second, below which a soak's slope is only noise.
+SOAK_MIN_SAMPLES = 30
 
 
 def _verdict(met: bool | None) -> str:
@@ -256,11 +257,19 @@ def targets_table(run) -> str:
     if run.soak is not None and run.soak.points:
         slope = run.soak.slope_bytes_per_1000_runs()
         runs = run.soak.runs
+        samples = len(run.soak.points)
+        enough = samples >= SOAK_MIN_SAMPLES
+        figure = (
+            f"{slope / MB:+.3f} MB per 1,000 runs"
+            if enough
+            else f"{samples} samples, too few for a slope (at least "
+            f"{SOAK_MIN_SAMPLES}: raise --soak)"
+        )
         lines.append(
             f"| worker memory flat over {runs} runs (slope under "
             f"{FLAT_BYTES_PER_1000_RUNS / MB:.1f} MB per 1,000 runs) "
-            f"| {slope / MB:+.3f} MB per 1,000 runs "
-            f"| {_verdict(slope < FLAT_BYTES_PER_1000_RUNS)} |"
+            f"| {figure} "
+            f"| {_verdict(slope < FLAT_BYTES_PER_1000_RUNS if enough else None)} |"
         )
     return "\n".join(lines)
 

@@ -67,11 +67,23 @@ class BenchRun:
                 f"{self.groups.log_path('sink')}."
             ) from exc
         text = report.report_text(self)
-        if self.options.write_docs:
+        if self.options.write_docs and self.problems:
+            self.write(
+                "Did not write docs/benchmarks.md, because the run had problems "
+                "(listed under Problems)."
+            )
+        elif self.options.write_docs:
             from alloy.bench.docs import docs_write
 
             self.write(f"Wrote {docs_write(self)}")
         return text
+
+    @property
+    def problems(self) -> list[str]:
+        """Return what went wrong: lost or failed events, and processes that exited."""
+        from alloy.bench import report
+
+        return [*report.problems(report.measured_phases(self)), *self.process_exits]
 
     def stop(self) -> None:
         self.groups.stop_all()

@@ -17,7 +17,9 @@ import psycopg
 import redis
 from django.conf import settings
 from psycopg import sql
+from rq import Worker
 
+from alloy.bench.counting.base import counts_read
 from alloy.bench.options import BenchError
 from alloy.bench.processes import ProcessGroups, free_port, wait_until
 from alloy.bench.workloads import SHOPIFY_CLIENT_SECRET
@@ -26,25 +28,66 @@ from alloy.bench.workloads import SHOPIFY_CLIENT_SECRET
 START_TIMEOUT = 60.0
 
 
-def postgres_check(server_url: str) -> None:
+# The comment on a database the bench created, and the key in a Redis database
+# it flushed: the bench drops or flushes only what carries its mark.
+DATABASE_COMMENT = "Dropped and created by manage.py bench."
+REDIS_MARK_KEY = "alloy:bench"
+
+
+def postgres_check(server_url: str, name: str) -> None:
+    """Check that the server accepts connections and ``name`` is new or the bench's."""
     try:
-        with psycopg.connect(database_url(server_url, "postgres"), connect_timeout=3):
-            pass
+        with psycopg.connect(
+            database_url(server_url, "postgres"), connect_timeout=3
+        ) as connection:
+            row = connection.execute(
+                "SELECT datistemplate, shobj_description(oid, 'pg_database') "
+                "FROM pg_database WHERE datname = %s",
+                [name],
+            ).fetchone()
     except psycopg.Error as exc:
         raise BenchError(
-            f"PostgreSQL at {_without_password(server_url)} cannot be reached: "
-            f"{str(exc).strip()}. Start it, or pass --postgres-url."
+            f"PostgreSQL at {_without_password(server_url)} cannot be reached. "
+            f"Start it, or pass --postgres-url. The error was: {str(exc).strip()}"
         ) from exc
+    if row is not None and (row[0] or row[1] != DATABASE_COMMENT):
+        raise BenchError(
+            f"The database {name!r} exists and the bench did not create it. The "
+            "bench drops and creates its database, so pass --database with another "
+            f"name, or drop {name!r} yourself if a bench made it before it marked "
+            "its databases."
+        )
 
 
 def redis_check(redis_url: str) -> None:
+    """Check that Redis accepts connections, that the database is empty or the
+    bench's own, and that no RQ worker left by an earlier bench takes its jobs."""
+    url = _without_password(redis_url)
     try:
-        redis.Redis.from_url(redis_url, socket_timeout=3).ping()
+        client = redis.Redis.from_url(redis_url, socket_timeout=3)
+        keys = client.dbsize()
+        marked = client.exists(REDIS_MARK_KEY)
+        workers = Worker.all(connection=client)
     except (redis.RedisError, ValueError) as exc:
         raise BenchError(
-            f"Redis at {_without_password(redis_url)} cannot be reached: {exc}. "
-            "Start it, or pass --redis-url."
+            f"Redis at {url} cannot be reached. Start it, or pass --redis-url. "
+            f"The error was: {exc}"
         ) from exc
+    if keys and not marked:
+        number = urlsplit(redis_url).path.strip("/") or "0"
+        raise BenchError(
+            f"The Redis database {url} holds {keys} keys that the bench did not "
+            "write. The bench flushes its database, so pass --redis-url with an "
+            "empty one. If a bench from before it marked its databases wrote "
+            f"them, empty it with `redis-cli -n {number} flushdb`."
+        )
+    if workers:
+        pids = ", ".join(str(worker.pid) for worker in workers)
+        raise BenchError(
+            f"RQ workers are still registered in {url} (pids {pids}), perhaps "
+            "left by a bench that was killed. Stop them, or pass --redis-url with "
+            "another database."
+        )
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -118,7 +161,14 @@ class AlloyStack:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name)
             )
             connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
-        redis.Redis.from_url(self.redis_url).flushdb()
+            connection.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    name, sql.Literal(DATABASE_COMMENT)
+                )
+            )
+        client = redis.Redis.from_url(self.redis_url)
+        client.flushdb()
+        client.set(REDIS_MARK_KEY, "1")
         self.count_dir.mkdir(parents=True, exist_ok=True)
         self._manage_once("migrate", "--no-input", "-v", "0")
         output = self._python_once("-m", "alloy.bench.prepare", sink_url)
@@ -231,23 +281,14 @@ class AlloyStack:
 
     def statement_counts(self) -> int:
         """Return the SQL statements every started process has sent so far."""
-        total = 0
-        for path in self.count_dir.iterdir():
-            if path.suffix != ".tmp":
-                total += int(path.read_text() or 0)
-        return total
+        return sum(counts_read(path)[0] for path in self._count_files())
 
     def transaction_count(self) -> int:
-        """Return the bench database's commits and rollbacks (pg_stat_database)."""
-        with psycopg.connect(self.database_url) as connection:
-            # The statistics are cached for the transaction; read them afresh.
-            connection.execute("SELECT pg_stat_clear_snapshot()")
-            row = connection.execute(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                "WHERE datname = %s",
-                [self.database_name],
-            ).fetchone()
-        return int(row[0])
+        """Return the transactions every started process has ended so far."""
+        return sum(counts_read(path)[1] for path in self._count_files())
+
+    def _count_files(self) -> list[Path]:
+        return [path for path in self.count_dir.iterdir() if path.suffix != ".tmp"]
 
     def records(self) -> dict[str, int]:
         """Return the count of runs by status, of steps and of stream deliveries."""

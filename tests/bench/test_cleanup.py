@@ -105,3 +105,16 @@ def test_bench_failed_sink_stops_processes(bench_database):
     assert f"The sink at http://127.0.0.1:{bench.ports[1]} failed" in output
     assert [pid for pid in members if alive(pid)] == []
     assert not any(port_in_use(port) for port in bench.ports)
+
+
+def test_bench_killed_leaves_no_process(bench_database):
+    bench = BenchProcess(bench_database)
+    members = bench.wait_for_role("worker-2")
+    bench.process.kill()
+    bench.finish()
+    # Each process got SIGTERM from Linux when the bench died, and stops in
+    # its own time: gunicorn and the RQ workers finish what they were doing.
+    assert wait_until(lambda: not any(alive(pid) for pid in members), timeout=30), [
+        pid for pid in members if alive(pid)
+    ]
+    assert not any(port_in_use(port) for port in bench.ports)

@@ -3,10 +3,16 @@
 import socket
 from pathlib import Path
 
+import psycopg
 import pytest
+import redis
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from rq import Worker
 
+from alloy.bench.options import DEFAULT_POSTGRES_URL
 from alloy.bench.processes import free_port
+from alloy.bench.stack import REDIS_MARK_KEY
 
 
 def bench(*args: str) -> None:
@@ -34,6 +40,16 @@ def bench_logs() -> set[Path]:
         (["--workload", "orders"], "--workload 'orders' is invalid"),
         (["--soak", "-1"], "--soak must be 0 or more, not -1."),
         (["--database", "x; drop"], "--database 'x; drop' is invalid"),
+        (["--database", "caf\u00e9"], "--database 'caf\u00e9' is invalid"),
+        (["--database", "template1"], "is a database PostgreSQL itself needs"),
+        (
+            ["--postgres-url", "postgres://postgres@127.0.0.1:5432/shop"],
+            "--postgres-url names the database 'shop'",
+        ),
+        (
+            ["--redis-url", "redis://127.0.0.1:6379/abc"],
+            "--redis-url ends in 'abc', which is not a database number",
+        ),
     ],
 )
 def test_bench_invalid_option_rejected(args, message):
@@ -73,3 +89,42 @@ def test_bench_unreachable_redis_rejected():
     with pytest.raises(CommandError) as raised:
         bench("--redis-url", url)
     assert f"Redis at {url} cannot be reached" in str(raised.value)
+
+
+@pytest.fixture
+def absent_database(bench_database) -> str:
+    """A database name that no test creates, so only the Redis checks can fail."""
+    return f"{bench_database}_absent"
+
+
+def test_bench_foreign_database_rejected(bench_database):
+    with psycopg.connect(f"{DEFAULT_POSTGRES_URL}/postgres", autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {bench_database}")
+    with pytest.raises(CommandError) as raised:
+        bench("--database", bench_database, "--redis-url", settings.REDIS_URL)
+    assert f"The database {bench_database!r} exists and the bench did not" in str(
+        raised.value
+    )
+
+
+def test_bench_foreign_redis_keys_rejected(redis_flushed, absent_database):
+    redis_flushed.set("orders:last", "1")
+    with pytest.raises(CommandError) as raised:
+        bench("--database", absent_database, "--redis-url", settings.REDIS_URL)
+    assert "keys that the bench did not write" in str(raised.value)
+    assert redis_flushed.get("orders:last") == b"1"
+
+
+def test_bench_leftover_rq_worker_rejected(redis_flushed, absent_database):
+    redis_flushed.set(REDIS_MARK_KEY, "1")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    leftover = Worker(["default"], connection=client)
+    leftover.register_birth()
+    try:
+        with pytest.raises(CommandError) as raised:
+            bench("--database", absent_database, "--redis-url", settings.REDIS_URL)
+    finally:
+        leftover.register_death()
+    assert f"RQ workers are still registered in {settings.REDIS_URL} (pids " in str(
+        raised.value
+    )

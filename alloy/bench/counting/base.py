@@ -1,4 +1,10 @@
-"""The counting backend: Django's PostgreSQL backend with an execute wrapper."""
+"""The counting backend: Django's PostgreSQL backend, counting statements and commits.
+
+A statement sent in autocommit mode is a transaction of its own; inside an
+atomic block, the block's COMMIT or ROLLBACK ends one. The connection health
+check's ``SELECT 1`` goes around the execute wrappers, so it is counted where
+Django runs it. Each process writes its two counts to a file of its own.
+"""
 
 import itertools
 import os
@@ -8,27 +14,33 @@ from pathlib import Path
 from django.conf import settings
 from django.db.backends.postgresql import base
 
-# Seconds between two writes of a process's count.
+# Seconds between two writes of a process's counts.
 WRITE_INTERVAL = 0.25
 
 _lock = threading.Lock()
-_counter = itertools.count(1)
-_count = 0
+_statements = itertools.count(1)
+_transactions = itertools.count(1)
+_counts = [0, 0]
 _writer_pid: int | None = None
 
 
-def _count_statement(execute, sql, params, many, context):
-    global _count
+def _count(*, transaction: bool) -> None:
     # next() on itertools.count is atomic under the GIL, so gthread workers
     # sharing this module count every statement once.
-    _count = next(_counter)
     _writer_ensure()
+    _counts[0] = next(_statements)
+    if transaction:
+        _counts[1] = next(_transactions)
+
+
+def _count_statement(execute, sql, params, many, context):
+    _count(transaction=context["connection"].get_autocommit())
     return execute(sql, params, many, context)
 
 
 def _writer_ensure() -> None:
     """Start the file writer once per process, also after a fork."""
-    global _writer_pid, _counter, _count
+    global _writer_pid, _statements, _transactions
     pid = os.getpid()
     if _writer_pid == pid:
         return
@@ -36,9 +48,10 @@ def _writer_ensure() -> None:
         if _writer_pid == pid:
             return
         if _writer_pid is not None:
-            # A forked child starts from zero: its parent's statements are not its own.
-            _counter = itertools.count(1)
-            _count = 1
+            # A forked child starts from zero: its parent's counts are not its own.
+            _statements = itertools.count(1)
+            _transactions = itertools.count(1)
+            _counts[:] = [0, 0]
         _writer_pid = pid
         directory = Path(settings.BENCH_STATEMENT_COUNT_DIR)
         thread = threading.Thread(
@@ -54,15 +67,43 @@ def _write_forever(path: Path) -> None:
     written = None
     stop = threading.Event()
     while not stop.wait(WRITE_INTERVAL):
-        current = _count
+        current = tuple(_counts)
         if current != written:
             temporary = path.with_suffix(".tmp")
-            temporary.write_text(str(current))
+            temporary.write_text(f"{current[0]} {current[1]}")
             temporary.replace(path)
             written = current
+
+
+def counts_read(path: Path) -> tuple[int, int]:
+    """Return the statements and transactions in one process's count file."""
+    parts = path.read_text().split()
+    if len(parts) != 2:
+        return 0, 0
+    return int(parts[0]), int(parts[1])
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.execute_wrappers.append(_count_statement)
+
+    def is_usable(self):
+        _count(transaction=True)
+        return super().is_usable()
+
+    def _commit(self):
+        if self.connection is not None:
+            _count_end()
+        return super()._commit()
+
+    def _rollback(self):
+        if self.connection is not None:
+            _count_end()
+        return super()._rollback()
+
+
+def _count_end() -> None:
+    """Count the end of a transaction that an atomic block opened."""
+    _writer_ensure()
+    _counts[1] = next(_transactions)

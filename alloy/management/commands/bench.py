@@ -50,6 +50,11 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, previous)
         self.stdout.write(report)
         self._say(f"Finished in {time.monotonic() - started:.0f} s; logs in {log_dir}.")
+        if run.problems:
+            raise CommandError(
+                f"The run had {len(run.problems)} problem(s), listed under Problems; "
+                "its figures do not describe a healthy system."
+            )
 
     def _say(self, message: str) -> None:
         self.stderr.write(message)
