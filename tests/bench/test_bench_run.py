@@ -1,6 +1,7 @@
 """A small real bench run: every event delivered, the figures sane."""
 
 import pytest
+import redis
 from django.conf import settings
 
 from alloy.bench import report
@@ -25,6 +26,9 @@ def bench_options(**overrides):
 
 @pytest.fixture(scope="module")
 def finished_run(bench_database, tmp_path_factory):
+    # Module-scoped, so it runs before the per-test flush: empty the test Redis
+    # database of earlier tests' keys, which the bench would refuse to flush.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
     options = bench_options(
         events=EVENTS,
         concurrency="4",
