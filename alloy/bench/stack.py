@@ -8,6 +8,7 @@ ProcessGroups.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,13 @@ def redis_check(redis_url: str) -> None:
         client = redis.Redis.from_url(redis_url, socket_timeout=3)
         keys = client.dbsize()
         marked = client.exists(REDIS_MARK_KEY)
-        workers = Worker.all(connection=client)
+        # A worker killed without unregistering stays listed until its key
+        # expires; one of this machine whose process is gone takes no jobs.
+        workers = [
+            worker
+            for worker in Worker.all(connection=client)
+            if worker.hostname != socket.gethostname() or _pid_alive(worker.pid)
+        ]
     except (redis.RedisError, ValueError) as exc:
         raise BenchError(
             f"Redis at {url} cannot be reached. Start it, or pass --redis-url. "
@@ -88,6 +95,18 @@ def redis_check(redis_url: str) -> None:
             "left by a bench that was killed. Stop them, or pass --redis-url with "
             "another database."
         )
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def database_url(server_url: str, name: str) -> str:

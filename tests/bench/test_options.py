@@ -1,6 +1,7 @@
 """manage.py bench rejects invalid options before it starts anything."""
 
 import socket
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -12,7 +13,7 @@ from rq import Worker
 
 from alloy.bench.options import DEFAULT_POSTGRES_URL
 from alloy.bench.processes import free_port
-from alloy.bench.stack import REDIS_MARK_KEY
+from alloy.bench.stack import REDIS_MARK_KEY, redis_check
 
 
 def bench(*args: str) -> None:
@@ -128,3 +129,19 @@ def test_bench_leftover_rq_worker_rejected(redis_flushed, absent_database):
     assert f"RQ workers are still registered in {settings.REDIS_URL} (pids " in str(
         raised.value
     )
+
+
+def test_bench_dead_rq_worker_ignored(redis_flushed):
+    redis_flushed.set(REDIS_MARK_KEY, "1")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    leftover = Worker(["default"], connection=client)
+    leftover.register_birth()
+    gone = subprocess.Popen(["true"])  # noqa: S607
+    gone.wait()
+    # The registration of a worker killed before it could unregister.
+    client.hset(leftover.key, "pid", gone.pid)
+    try:
+        # Raises BenchError if the dead worker still counted.
+        assert redis_check(settings.REDIS_URL) is None
+    finally:
+        leftover.register_death()
