@@ -3,7 +3,7 @@
 Web processes cache the rows intake reads on every request (API keys, and
 which workflows an event starts for each end user) in their own memory. Every service
 that changes those rows calls ``generation_bump``, which stores a new random
-token in Redis; each request reads the token once and a process drops its
+token in Redis. Each request reads the token once, and a process drops its
 caches when the token differs from the one they were filled under. So a
 revoked key or a newly published version takes effect on the next request
 in every process.

@@ -365,10 +365,10 @@ RUN_LEASE_SECONDS = _setting(
 RUN_ENQUEUE_GRACE_SECONDS = _setting(
     "RUN_ENQUEUE_GRACE_SECONDS", _positive(env.float), 30.0, "a number of seconds"
 )
-# New runs wait in a Redis list and drain jobs execute them in batches (see
-# workflows/services/dispatch.py): at most this many drain jobs at once, at
-# most this many runs popped per batch, and a job hands over to a new one
-# after this many seconds.
+# New runs wait in a Redis list, and drain jobs execute them in batches (see
+# workflows/services/dispatch.py). The three settings below are the most drain
+# jobs at once, the most runs popped per batch, and the seconds after which a
+# job hands over to a new one.
 RUN_DRAIN_SLOTS = _setting(
     "RUN_DRAIN_SLOTS", _positive(env.int), 4, "a whole number of jobs"
 )

@@ -57,8 +57,8 @@ def runs_execute(*, run_ids: list[int]) -> dict[int, Run | None]:
     it and a dead worker's runs are taken over by the reconciler. A run stops
     when it finishes, or when a step fails with a retryable error and has
     attempts left, which puts it back in the queue with a scheduled job.
-    Enqueues the stream delivery when a run finishes and its trigger has a
-    stream URL. A run that raises is logged and left running under its
+    Makes the first stream delivery attempt when a run finishes and its
+    trigger has a stream URL. A run that raises is logged and left running under its
     lease for the reconciler; the rest of the batch goes on.
 
     Returns each claimed run by id, or None for one whose lease was lost;

@@ -63,7 +63,7 @@ class LeaseKeeper:
                 if not run_ids:
                     continue
                 try:
-                    held = runs_lease_renew(run_ids=run_ids, lease_owner=self.owner)
+                    renewed = runs_lease_renew(run_ids=run_ids, lease_owner=self.owner)
                 except DatabaseError:
                     # The next renewal tries again; the lease lasts three intervals.
                     logger.warning(
@@ -72,7 +72,8 @@ class LeaseKeeper:
                     )
                     continue
                 with self._lock:
-                    lost = set(run_ids) - held - (set(run_ids) - self._held)
+                    # A run released while the renewal ran is not lost.
+                    lost = (set(run_ids) & self._held) - renewed
                     self._lost |= lost
                     self._held -= lost
                 for run_id in sorted(lost):

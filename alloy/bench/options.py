@@ -255,9 +255,10 @@ def _database_name(name: str) -> str:
 
 
 def _postgres_url(url: str) -> str:
-    if urlsplit(url).path.strip("/"):
+    database = urlsplit(url).path.strip("/")
+    if database:
         raise InvalidOption(
-            f"--postgres-url names the database {urlsplit(url).path.strip('/')!r}; "
+            f"--postgres-url names the database {database!r}; "
             "give the server alone, such as postgres://postgres@127.0.0.1:5432, "
             "and the database with --database."
         )

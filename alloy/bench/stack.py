@@ -83,7 +83,7 @@ def redis_check(redis_url: str) -> None:
     if keys and not marked:
         number = urlsplit(redis_url).path.strip("/") or "0"
         raise BenchError(
-            f"The Redis database {url} holds {keys} keys that the bench did not "
+            f"The Redis database {url} contains {keys} keys that the bench did not "
             "write. The bench flushes its database, so pass --redis-url with an "
             "empty one. If a bench from before it marked its databases wrote "
             f"them, empty it with `redis-cli -n {number} flushdb`."

@@ -136,10 +136,10 @@ def test_bench_dead_rq_worker_ignored(redis_flushed):
     client = redis.Redis.from_url(settings.REDIS_URL)
     leftover = Worker(["default"], connection=client)
     leftover.register_birth()
-    gone = subprocess.Popen(["true"])  # noqa: S607
-    gone.wait()
+    exited = subprocess.Popen(["true"])  # noqa: S607
+    exited.wait()
     # The registration of a worker killed before it could unregister.
-    client.hset(leftover.key, "pid", gone.pid)
+    client.hset(leftover.key, "pid", exited.pid)
     try:
         # Raises BenchError if the dead worker still counted.
         assert redis_check(settings.REDIS_URL) is None

@@ -200,7 +200,7 @@ def test_reconcile_survives_job_deleted_midway(redis_flushed):
     assert not _job_alive(job_id)
 
 
-def test_reconcile_dispatches_run_popped_by_a_lost_drain_job(
+def test_reconcile_dispatches_lost_drain_run(
     order_run, sandbox, rq_worker, redis_flushed, settings
 ):
     from workflows.services.dispatch import READY_KEY

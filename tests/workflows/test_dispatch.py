@@ -63,7 +63,7 @@ def test_free_slots_each_start_a_drain_job(send_signups, settings):
     assert sorted(job.args[0] for job in drain_jobs()) == [0, 1, 2]
 
 
-def test_drain_job_hands_over_when_its_time_is_up(
+def test_drain_job_hands_over_after_deadline(
     send_signups, receiver, rq_worker, settings, caplog
 ):
     settings.RUN_DRAIN_SLOTS = 1
@@ -78,7 +78,7 @@ def test_drain_job_hands_over_when_its_time_is_up(
     assert statuses == {Run.Status.SUCCEEDED}
 
 
-def test_slot_of_a_dead_drain_job_is_taken_once_it_expires(
+def test_dead_drain_slot_expires(
     send_signups, receiver, rq_worker, redis_flushed, settings
 ):
     settings.RUN_DRAIN_SLOTS = 1
@@ -168,10 +168,12 @@ def test_claim_loads_related_rows(
 
 
 def test_lease_renewal_reports_runs_taken_over(send_signups):
-    kept, taken = send_signups(2)
-    runs_claim(run_ids=[kept, taken], lease_owner="worker-a")
+    still_held, taken_over = send_signups(2)
+    runs_claim(run_ids=[still_held, taken_over], lease_owner="worker-a")
     # The reconciler gave one run to another worker.
-    Run.objects.filter(pk=taken).update(lease_owner="worker-b")
-    before = Run.objects.get(pk=kept).lease_expires_at
-    assert runs_lease_renew(run_ids=[kept, taken], lease_owner="worker-a") == {kept}
-    assert Run.objects.get(pk=kept).lease_expires_at > before
+    Run.objects.filter(pk=taken_over).update(lease_owner="worker-b")
+    before = Run.objects.get(pk=still_held).lease_expires_at
+    assert runs_lease_renew(
+        run_ids=[still_held, taken_over], lease_owner="worker-a"
+    ) == {still_held}
+    assert Run.objects.get(pk=still_held).lease_expires_at > before

@@ -6,7 +6,7 @@ bookkeeping was the largest single cost of a run, so queued runs go to the
 list ``alloy:runs:ready`` instead, and a *drain job* pops them in batches and
 executes them one after another.
 
-At most RUN_DRAIN_SLOTS drain jobs are queued or running at once; each holds
+At most RUN_DRAIN_SLOTS drain jobs are queued or running at once. Each takes
 a *slot*, a Redis key with a time to live that it renews after every batch.
 Pushing run ids and taking a free slot is one Lua script, and so is popping a
 batch and giving the slot back when the list is empty. So a pushed run either
@@ -149,9 +149,8 @@ def runs_drain(*, slot: int, token: str) -> int:
     from workflows import engine
     from workflows.jobs import runs_drain_job
 
-    _, _, pop = _redis_and_scripts()
+    connection, _, pop = _redis_and_scripts()
     slot_key = SLOT_KEY.format(slot)
-    connection, _, _ = _redis_and_scripts()
     deadline = time.monotonic() + settings.RUN_DRAIN_SECONDS
     popped = 0
     release = False

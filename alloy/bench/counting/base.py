@@ -1,6 +1,6 @@
 """The counting backend: Django's PostgreSQL backend, counting statements and commits.
 
-A statement sent in autocommit mode is a transaction of its own; inside an
+A statement sent in autocommit mode is a transaction of its own. Inside an
 atomic block, the block's COMMIT or ROLLBACK ends one. The connection health
 check's ``SELECT 1`` goes around the execute wrappers, so it is counted where
 Django runs it. Each process writes its two counts to a file of its own.
@@ -24,17 +24,18 @@ _counts = [0, 0]
 _writer_pid: int | None = None
 
 
-def _count(*, transaction: bool) -> None:
+def _count(*, statement: bool, transaction: bool) -> None:
     # next() on itertools.count is atomic under the GIL, so gthread workers
     # sharing this module count every statement once.
     _writer_ensure()
-    _counts[0] = next(_statements)
+    if statement:
+        _counts[0] = next(_statements)
     if transaction:
         _counts[1] = next(_transactions)
 
 
 def _count_statement(execute, sql, params, many, context):
-    _count(transaction=context["connection"].get_autocommit())
+    _count(statement=True, transaction=context["connection"].get_autocommit())
     return execute(sql, params, many, context)
 
 
@@ -89,21 +90,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.execute_wrappers.append(_count_statement)
 
     def is_usable(self):
-        _count(transaction=True)
+        _count(statement=True, transaction=True)
         return super().is_usable()
 
     def _commit(self):
+        # The end of a transaction that an atomic block opened.
         if self.connection is not None:
-            _count_end()
+            _count(statement=False, transaction=True)
         return super()._commit()
 
     def _rollback(self):
         if self.connection is not None:
-            _count_end()
+            _count(statement=False, transaction=True)
         return super()._rollback()
-
-
-def _count_end() -> None:
-    """Count the end of a transaction that an atomic block opened."""
-    _writer_ensure()
-    _counts[1] = next(_transactions)
